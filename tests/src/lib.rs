@@ -1,0 +1,1 @@
+//! Shared helpers for herd's cross-process tests.
