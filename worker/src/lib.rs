@@ -1,1 +1,5 @@
-//! placeholder
+//! The worker: the DynaSaur agent loop and its user-defined tools, and the runtime that
+//! registers with a coordinator, leases tasks, heartbeats and reports.
+
+pub mod agent;
+pub mod tools;

@@ -1,0 +1,1 @@
+//! The DynaSaur agent loop.

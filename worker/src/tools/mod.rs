@@ -1,0 +1,1 @@
+//! User-defined actions (Au) served to the kernel through host calls.
