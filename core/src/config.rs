@@ -499,7 +499,7 @@ impl Default for SchedulerConfig {
 }
 
 /// Which embedder turns docstrings into vectors.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct EmbedderConfig {
     /// `minilm` (local all-MiniLM-L6-v2, the default) or `openai`.
@@ -515,6 +515,17 @@ pub struct EmbedderConfig {
 
 fn default_embedder() -> String {
     "minilm".into()
+}
+
+impl Default for EmbedderConfig {
+    fn default() -> Self {
+        EmbedderConfig {
+            kind: default_embedder(),
+            model: None,
+            base_url: None,
+            api_key_env: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -833,4 +844,132 @@ pub fn parse_shard(s: &str) -> Option<(usize, usize)> {
     let k: usize = k.trim().parse().ok()?;
     let n: usize = n.trim().parse().ok()?;
     (n > 0 && k < n).then_some((k, n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "t"
+[[benchmarks]]
+kind = "herd-mini"
+[[backbones]]
+name = "local"
+provider = "local"
+model = "qwen2.5-0.5b"
+[[arms]]
+name = "base"
+"#;
+
+    fn check(text: &str) -> Result<Sweep, ConfigError> {
+        SweepConfig::from_toml_str(text, "sweep.toml")?.validate("sweep.toml", PathBuf::from("."))
+    }
+
+    #[test]
+    fn the_minimal_config_is_valid_and_takes_defaults() {
+        let s = check(GOOD).unwrap();
+        assert_eq!(s.config.epochs, 1);
+        assert_eq!(s.config.limits.max_steps, 20);
+        assert_eq!(s.config.arms[0].retrieval_k, 10);
+        assert_eq!(s.config.backbones[0].temperature, 0.5);
+        assert_eq!(s.max_steps(&s.config.arms[0]), 20);
+    }
+
+    #[test]
+    fn the_shipped_example_configs_are_valid() {
+        for f in ["../examples/sweep.toml", "../examples/quickstart.toml"] {
+            let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(f);
+            let s = SweepConfig::load(&p).unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert!(!s.config.benchmarks.is_empty());
+        }
+    }
+
+    /// Each broken config gets its own error, naming the key.
+    #[test]
+    fn each_malformed_config_gets_its_own_specific_error() {
+        let cases: &[(&str, &str, &str)] = &[
+            // (edit applied to GOOD, expected key, expected words)
+            ("name = \"\"", "name", "is empty"),
+            ("name = \"a b\"", "name", "characters other than"),
+            ("epochs = 0", "epochs", "is 0"),
+            ("[[benchmarks]]\nkind = \"herd-mini\"", "benchmarks[1].name", "used twice"),
+            ("[[benchmarks]]\nkind = \"math\"\nname = \"m\"", "benchmarks[1].source", "is missing"),
+            ("[[benchmarks]]\nkind = \"math\"\nname = \"m\"\nsource = \"builtin\"", "benchmarks[1].source", "only for `herd-mini`"),
+            ("[[benchmarks]]\nkind = \"herd-mini\"\nname = \"m\"\nlimit = 0", "benchmarks[1].limit", "is 0"),
+            ("[[benchmarks]]\nkind = \"herd-mini\"\nname = \"m\"\nsample = \"stratified\"", "benchmarks[1].stratify_by", "is missing"),
+            ("[[benchmarks]]\nkind = \"herd-mini\"\nname = \"m\"\nshard = \"4/4\"", "benchmarks[1].shard", "K/N"),
+            ("[[backbones]]\nname = \"local\"\nprovider = \"local\"\nmodel = \"x\"", "backbones[1].name", "used twice"),
+            ("[[backbones]]\nname = \"o\"\nmodel = \"gpt\"", "backbones[1].base_url", "is missing"),
+            ("[[backbones]]\nname = \"o\"\nmodel = \"gpt\"\nbase_url = \"ftp://x\"", "backbones[1].base_url", "not an http(s) URL"),
+            ("[[backbones]]\nname = \"o\"\nprovider = \"local\"\nmodel = \"x\"\ntemperature = 3.0", "backbones[1].temperature", "outside 0..=2"),
+            ("[[backbones]]\nname = \"o\"\nprovider = \"local\"\nmodel = \"x\"\nmax_concurrency = 0", "backbones[1].max_concurrency", "is 0"),
+            ("[[backbones]]\nname = \"o\"\nprovider = \"local\"\nmodel = \"x\"\napi_key_env = \"sk-abc\"", "backbones[1].api_key_env", "looks like a key"),
+            ("[[backbones]]\nname = \"o\"\nprovider = \"local\"\nmodel = \"x\"\n[backbones.price]\nprompt_per_mtok = -1.0", "backbones[1].price", "negative"),
+            ("[[arms]]\nname = \"base\"", "arms[1].name", "used twice"),
+            ("[[arms]]\nname = \"b\"\nmax_steps = 0", "arms[1].max_steps", "is 0"),
+            ("[[arms]]\nname = \"b\"\naccumulation = \"online\"\nretrieval_k = 0", "arms[1].retrieval_k", "no action could be retrieved"),
+            ("[[arms]]\nname = \"b\"\naccumulation = \"train-then-test\"", "arms[1].accumulation", "no benchmark has a `train` split"),
+            ("[limits]\nmax_steps = 0", "limits.max_steps", "is 0"),
+            ("[limits]\nwall_time_secs = 0", "limits.wall_time_secs", "is 0"),
+            ("[limits]\ncell_timeout_secs = 0", "limits.cell_timeout_secs", "is 0"),
+            ("[limits]\nmax_attempts = 0", "limits.max_attempts", "is 0"),
+            ("[limits]\nobservation_chars = 10", "limits.observation_chars", "below 200"),
+            ("[limits]\nmax_cost_usd = 0.0", "limits.max_cost_usd", "not positive"),
+            ("[sandbox]\nmemory_mb = 8", "sandbox.memory_mb", "below 64"),
+            ("[sandbox]\ncpus = 0.0", "sandbox.cpus", "not positive"),
+            ("[sandbox]\npids_limit = 2", "sandbox.pids_limit", "below 16"),
+            ("[sandbox]\nmax_starts_per_second = 0.0", "sandbox.max_starts_per_second", "not positive"),
+            ("[scheduler]\nlease_secs = 5\nheartbeat_secs = 5", "scheduler.lease_secs", "does not outlive"),
+            ("[stores.embedder]\nkind = \"bert\"", "stores.embedder.kind", "not a known embedder"),
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for (edit, key, words) in cases {
+            // Top-level keys must come before the tables.
+            let text = if edit.starts_with('[') {
+                format!("{GOOD}\n{edit}\n")
+            } else if edit.starts_with("name") {
+                GOOD.replace("name = \"t\"", edit)
+            } else {
+                GOOD.replace("name = \"t\"", &format!("name = \"t\"\n{edit}"))
+            };
+            let err = check(&text).expect_err(edit);
+            let msg = err.to_string();
+            match &err {
+                ConfigError::Invalid { key: k, path, fix, .. } => {
+                    assert_eq!(k, key, "case `{edit}`: {msg}");
+                    assert_eq!(path, "sweep.toml");
+                    assert!(!fix.is_empty());
+                }
+                other => panic!("case `{edit}`: expected an invalid-key error, got {other}"),
+            }
+            assert!(msg.contains(words), "case `{edit}`: `{msg}` lacks `{words}`");
+            assert!(seen.insert(msg.clone()), "case `{edit}` repeats another's message: {msg}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_parse_errors_naming_the_key() {
+        let err = check(&format!("colour = 1\n{GOOD}")).unwrap_err();
+        assert!(matches!(err, ConfigError::Parse { .. }));
+        assert!(err.to_string().contains("colour"), "{err}");
+        let err = check(&GOOD.replace("[[arms]]\nname = \"base\"", "[[arms]]\nname = \"base\"\naccumulation = \"sometimes\"")).unwrap_err();
+        assert!(err.to_string().contains("sometimes"), "{err}");
+        let err = check("name = 3").unwrap_err();
+        assert!(err.to_string().contains("sweep.toml"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_file_names_it() {
+        let err = SweepConfig::load(Path::new("/nonexistent/s.toml")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/s.toml"));
+    }
+
+    #[test]
+    fn shards_parse() {
+        assert_eq!(parse_shard("1/4"), Some((1, 4)));
+        assert_eq!(parse_shard("4/4"), None);
+        assert_eq!(parse_shard("x/4"), None);
+        assert_eq!(parse_shard("0/0"), None);
+    }
 }

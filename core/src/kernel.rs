@@ -86,6 +86,13 @@ pub trait CodeSession: Send {
         timeout: Duration,
         host: &dyn HostCalls,
     ) -> Result<CellOutcome, SessionError>;
+    /// Declares the host functions the kernel exposes to cell code (Python stubs named `names`
+    /// that forward their `{"args": [...], "kwargs": {...}}` to [`HostCalls::call`]). A session
+    /// re-declares them after a kernel restart. The default refuses: a sandbox must opt in.
+    async fn define_host_functions(&mut self, names: &[String]) -> Result<(), SessionError> {
+        let _ = names;
+        Err(SessionError::Protocol("this sandbox does not support host functions".into()))
+    }
     /// Writes a file into the task's workspace; returns its path as the kernel sees it.
     async fn put_file(&mut self, name: &str, bytes: &[u8]) -> Result<String, SessionError>;
     /// The workspace directory as the kernel sees it (e.g. `/workspace`).
