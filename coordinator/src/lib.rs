@@ -1,1 +1,19 @@
-//! placeholder
+//! The coordinator: expands sweeps into tasks, schedules them with leases, records each
+//! task's one result (scoring it against gold that never leaves this process), keeps durable
+//! state in an embedded file or Redis, and serves workers and users over gRPC.
+
+pub mod actions_host;
+pub mod error;
+pub mod expand;
+pub mod intake;
+pub mod outputs;
+pub mod scheduler;
+pub mod service;
+pub mod store;
+
+pub use error::CoordinatorError;
+pub use scheduler::{ActionHooks, Scheduler, SchedulerSettings};
+pub use service::{serve, ActionBackend, AuthCheck, TlsFiles};
+
+#[cfg(test)]
+mod scheduler_tests;

@@ -1,5 +1,29 @@
 //! LLM backbones: the `ChatModel` contract the agent loop calls, an OpenAI-compatible client
 //! with retries, rate limits and a response cache, and the local llama.cpp backbone.
+//!
+//! [`build_backbone`] turns a [`BackboneConfig`] into a ready `Arc<dyn ChatModel>`.
+
+pub mod backbone;
+pub mod cache;
+pub mod cost;
+pub mod local;
+pub mod openai;
+pub mod ratelimit;
+pub mod retry;
+pub mod secret;
+pub mod stats;
+
+pub use backbone::{BackboneDeps, build_backbone, default_response_cache};
+pub use cache::{
+    CacheKey, CachedModel, CachedReply, RedbResponseCache, RedisResponseCache, ResponseCache,
+};
+pub use cost::{Usage, price_usage};
+pub use herd_core::config::BackboneConfig;
+pub use local::{LocalModel, resolve_local_model};
+pub use openai::OpenAiClient;
+pub use ratelimit::{LocalRateLimiter, RateLimiter, RateLimits, RedisRateLimiter};
+pub use retry::{RetryPolicy, parse_retry_after};
+pub use stats::{BackboneStats, RetryCause, StatsSnapshot};
 
 use async_trait::async_trait;
 use herd_core::trajectory::Message;

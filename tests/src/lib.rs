@@ -1,1 +1,291 @@
-//! Shared helpers for herd's cross-process tests.
+//! Helpers for herd's cross-process tests: locating the `herd` binary, starting coordinator
+//! and worker processes on loopback, a scripted OpenAI-compatible model server, a Redis
+//! server, and polling a sweep until it ends. Test doubles live here, never in the product.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The `herd` binary built beside this test executable (`target/<profile>/herd`).
+pub fn herd_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/herd
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("herd");
+    if !bin.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "herd"])
+            .status()
+            .expect("cargo build -p herd");
+        assert!(status.success(), "failed to build the herd binary");
+    }
+    bin
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A child process killed when dropped; its output goes to a log file.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    /// SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends a signal (e.g. `libc::SIGSTOP`) by number through `kill(1)`.
+    pub fn signal(&self, sig: &str) {
+        let _ = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status();
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits for exit up to `timeout`; returns the exit success.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<bool> {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s.success());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `herd ARGS…` with extra environment, logging to `dir/<name>.log`.
+pub fn spawn_herd(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
+    let log = dir.join(format!("{name}.log"));
+    let out = std::fs::File::create(&log).expect("log file");
+    let err = out.try_clone().expect("log file");
+    let mut cmd = Command::new(herd_bin());
+    cmd.args(args)
+        .env("RUST_LOG", "info")
+        .env_remove("HERD_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("spawn herd");
+    Proc {
+        child,
+        name: name.into(),
+        log,
+    }
+}
+
+/// Runs `herd ARGS…` to completion; returns (success, stdout, stderr).
+pub fn herd(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let mut cmd = Command::new(herd_bin());
+    cmd.args(args).env_remove("HERD_TOKEN");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run herd");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Polls `herd status --json` until `done == total` or the timeout; returns the last status.
+pub fn wait_done(url: &str, sweep: &str, token: Option<&str>, timeout: Duration) -> serde_json::Value {
+    let end = Instant::now() + timeout;
+    let env: Vec<(&str, &str)> = token.map(|t| vec![("HERD_TOKEN", t)]).unwrap_or_default();
+    let mut last = serde_json::Value::Null;
+    while Instant::now() < end {
+        let (ok, out, _) = herd(&["status", sweep, "--coordinator", url, "--json"], &env);
+        if ok && let Ok(v) = serde_json::from_str::<serde_json::Value>(&out) {
+            let done = v["done"].as_u64().unwrap_or(0);
+            let total = v["total"].as_u64().unwrap_or(u64::MAX);
+            last = v;
+            if done == total {
+                return last;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    panic!("sweep {sweep} did not finish in {timeout:?}; last status: {last}");
+}
+
+/// Waits until `f` returns true, or panics with `what`.
+pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// A scripted OpenAI-compatible chat server: every reply defines nothing and submits an
+/// answer after `latency`. Counts requests.
+pub struct FakeModel {
+    pub url: String,
+    pub requests: Arc<AtomicU64>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl FakeModel {
+    /// Starts the server on its own runtime. `answer` is submitted by every task.
+    pub fn start(latency: Duration, answer: &str) -> FakeModel {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let requests = Arc::new(AtomicU64::new(0));
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let reqs = requests.clone();
+        let answer = answer.to_string();
+        rt.spawn(async move {
+            use axum::routing::post;
+            let app = axum::Router::new().route(
+                "/v1/chat/completions",
+                post(move |body: axum::Json<serde_json::Value>| {
+                    let reqs = reqs.clone();
+                    let answer = answer.clone();
+                    async move {
+                        reqs.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(latency).await;
+                        let content = serde_json::json!({
+                            "thought": "I know the answer.",
+                            "code": format!("submit_final_answer({answer:?})"),
+                        })
+                        .to_string();
+                        let model = body.0["model"].as_str().unwrap_or("fake").to_string();
+                        axum::Json(serde_json::json!({
+                            "id": "chatcmpl-1",
+                            "object": "chat.completion",
+                            "model": model,
+                            "choices": [{"index": 0, "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": content}}],
+                            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
+                        }))
+                    }
+                }),
+            );
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeModel {
+            url: format!("http://{addr}/v1"),
+            requests,
+            _rt: rt,
+        }
+    }
+}
+
+/// A sweep file using herd-mini, the fake model and the local-process sandbox.
+pub fn write_sweep(dir: &Path, name: &str, model_url: &str, limit: usize, extra: &str) -> PathBuf {
+    let text = format!(
+        r#"name = "{name}"
+seed = 3
+
+[[benchmarks]]
+kind = "herd-mini"
+source = "builtin"
+limit = {limit}
+
+[[backbones]]
+name = "fake"
+provider = "openai"
+model = "fake-model"
+base_url = "{model_url}"
+temperature = 0.0
+cache = "off"
+max_retries = 1
+request_timeout_secs = 30
+
+[[arms]]
+name = "base"
+accumulation = "off"
+user_actions = false
+max_steps = 3
+
+[sandbox]
+kind = "local"
+pool_size = 0
+
+[limits]
+cell_timeout_secs = 20
+wall_time_secs = 120
+max_attempts = 3
+{extra}
+"#
+    );
+    let p = dir.join(format!("{name}.toml"));
+    std::fs::write(&p, text).expect("write sweep");
+    p
+}
+
+/// A Redis server on a free loopback port, killed when dropped.
+pub struct Redis {
+    pub url: String,
+    child: Child,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is missing: run scripts/setup-redis.sh");
+        let url = format!("redis://127.0.0.1:{port}/0");
+        wait_until("redis to accept connections", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Redis { url, child }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

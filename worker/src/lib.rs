@@ -2,4 +2,6 @@
 //! registers with a coordinator, leases tasks, heartbeats and reports.
 
 pub mod agent;
+pub mod agent_runner;
+pub mod runtime;
 pub mod tools;

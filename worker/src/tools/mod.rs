@@ -1,1 +1,282 @@
-//! User-defined actions (Au) served to the kernel through host calls.
+//! User-defined actions (Au): web search, a paged text browser, downloads, Wayback lookups
+//! and visual QA run on the worker (they may hold keys) and are called from the kernel as
+//! host calls; `inspect_file_as_text` runs inside the sandbox as plain Python.
+
+mod archive;
+mod args;
+mod browser;
+mod download;
+mod html;
+mod http;
+mod inspect;
+mod search;
+mod settings;
+mod vision;
+
+use std::collections::HashSet;
+use std::sync::{Arc, LazyLock};
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use serde_json::Value;
+
+pub use archive::FindArchivedUrl;
+pub use args::ToolArgs;
+pub use browser::{BrowserState, FindOnPage, PAGE_CHARS, VisitPage};
+pub use download::DownloadFile;
+pub use html::html_to_text;
+pub use search::{BraveSearch, SearchHit, SearchProvider, SearxngSearch, WebSearch};
+pub use settings::{SearchKind, ToolSettings};
+pub use vision::VisualQa;
+
+/// Why a tool call failed; the message is raised in the kernel for the model to read.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum ToolError {
+    #[error("{tool}: missing argument `{arg}`")]
+    MissingArg {
+        tool: &'static str,
+        arg: &'static str,
+    },
+    #[error("{tool}: argument `{arg}` {problem}")]
+    BadArg {
+        tool: &'static str,
+        arg: &'static str,
+        problem: String,
+    },
+    #[error("{tool}: request to {url} failed: {message}")]
+    Http {
+        tool: &'static str,
+        url: String,
+        message: String,
+    },
+    #[error("{tool}: {url} answered with HTTP status {status}")]
+    Status {
+        tool: &'static str,
+        url: String,
+        status: u16,
+    },
+    #[error("{tool}: {message}")]
+    Failed { tool: &'static str, message: String },
+}
+
+/// One user-defined action served on the worker.
+#[async_trait]
+pub trait Tool: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// The `- name(args) -> type: description` line for the prompt.
+    fn prompt_line(&self) -> String;
+    /// Python defining the kernel-side function that forwards to this tool.
+    fn python_wrapper(&self) -> String;
+    async fn call(&self, args: &ToolArgs<'_>) -> Result<Value, ToolError>;
+    /// What the trajectory keeps of a result (large payloads summarised).
+    fn summarise(&self, result: &Value) -> Value {
+        truncate_json(result, 2000)
+    }
+}
+
+/// The user-defined actions of one task (the browser state is per task).
+#[derive(Clone, Default)]
+pub struct ToolBox {
+    tools: Vec<Arc<dyn Tool>>,
+    /// Whether kernel-side helpers (`inspect_file_as_text`) are defined and listed.
+    kernel_helpers: bool,
+}
+
+impl std::fmt::Debug for ToolBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolBox")
+            .field("tools", &self.names())
+            .field("kernel_helpers", &self.kernel_helpers)
+            .finish()
+    }
+}
+
+impl ToolBox {
+    /// No user-defined actions (an arm with `user_actions = false`).
+    pub fn none() -> Self {
+        ToolBox::default()
+    }
+
+    /// Only the kernel-side helpers, no host tools.
+    pub fn kernel_helpers_only() -> Self {
+        ToolBox {
+            tools: Vec::new(),
+            kernel_helpers: true,
+        }
+    }
+
+    /// A toolbox of the given host tools, plus the kernel-side helpers when asked.
+    pub fn from_tools(tools: Vec<Arc<dyn Tool>>, kernel_helpers: bool) -> Self {
+        ToolBox {
+            tools,
+            kernel_helpers,
+        }
+    }
+
+    /// Names of the host tools.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.tools.iter().map(|t| t.name()).collect()
+    }
+
+    /// Whether `name` is a user-defined action here (host tool or kernel helper).
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some() || (self.kernel_helpers && name == inspect::NAME)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Tool>> {
+        self.tools.iter().find(|t| t.name() == name)
+    }
+
+    /// Prompt lines of every enabled tool.
+    pub fn prompt_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self.tools.iter().map(|t| t.prompt_line()).collect();
+        if self.kernel_helpers {
+            lines.push(inspect::prompt_line());
+        }
+        lines
+    }
+
+    /// Python for the kernel: wrappers of the host tools and the kernel-side helpers.
+    pub fn python_wrappers(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.tools.iter().map(|t| t.python_wrapper()).collect();
+        if self.kernel_helpers {
+            out.push(inspect::PYTHON.to_string());
+        }
+        out
+    }
+
+    /// Runs host tool `name`.
+    pub async fn call(&self, name: &str, args: &Value) -> Result<Value, String> {
+        let Some(tool) = self.get(name) else {
+            return Err(format!("no host function named `{name}`"));
+        };
+        tool.call(&ToolArgs::new(args))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// The part of a result kept in the trajectory.
+    pub fn summarise(&self, name: &str, result: &Value) -> Value {
+        match self.get(name) {
+            Some(t) => t.summarise(result),
+            None => truncate_json(result, 2000),
+        }
+    }
+}
+
+/// Process-wide tool configuration and the shared HTTP client; makes per-task toolboxes.
+pub struct ToolEnv {
+    settings: ToolSettings,
+    client: reqwest::Client,
+    search: Option<Arc<dyn SearchProvider>>,
+    vision: Option<Arc<VisualQa>>,
+}
+
+impl ToolEnv {
+    /// Builds the tools from `settings`; a tool whose key or URL is missing is left out with
+    /// one warning per process.
+    pub fn new(settings: ToolSettings) -> Result<Self, ToolError> {
+        let client = http::client(&settings)?;
+        let search = search::provider_from_settings(&settings, &client);
+        let vision = vision::from_settings(&settings, &client).map(Arc::new);
+        Ok(ToolEnv {
+            settings,
+            client,
+            search,
+            vision,
+        })
+    }
+
+    /// Settings from the `HERD_*` environment variables.
+    pub fn from_env() -> Result<Self, ToolError> {
+        Self::new(ToolSettings::from_env())
+    }
+
+    /// A fresh toolbox for one task (its own browser state).
+    pub fn toolbox(&self) -> ToolBox {
+        let browser = Arc::new(Mutex::new(BrowserState::default()));
+        let mut tools: Vec<Arc<dyn Tool>> = Vec::new();
+        if let Some(p) = &self.search {
+            tools.push(Arc::new(WebSearch::new(
+                p.clone(),
+                self.settings.search_results,
+            )));
+        }
+        tools.push(Arc::new(VisitPage::new(
+            self.client.clone(),
+            browser.clone(),
+            self.settings.max_page_bytes,
+        )));
+        tools.push(Arc::new(FindOnPage::new(browser)));
+        tools.push(Arc::new(DownloadFile::new(
+            self.client.clone(),
+            self.settings.max_download_bytes,
+        )));
+        tools.push(Arc::new(FindArchivedUrl::new(
+            self.client.clone(),
+            self.settings.wayback_url.clone(),
+        )));
+        if let Some(v) = &self.vision {
+            tools.push(v.clone());
+        }
+        ToolBox {
+            tools,
+            kernel_helpers: true,
+        }
+    }
+}
+
+static WARNED: LazyLock<Mutex<HashSet<String>>> = LazyLock::new(|| Mutex::new(HashSet::new()));
+
+/// Logs `message` once per process for `key`; returns whether it was logged now.
+pub fn warn_once(key: &str, message: &str) -> bool {
+    let first = WARNED.lock().insert(key.to_string());
+    if first {
+        tracing::warn!(tool = key, "{message}");
+    }
+    first
+}
+
+/// Whether a warning for `key` was logged in this process.
+pub fn was_warned(key: &str) -> bool {
+    WARNED.lock().contains(key)
+}
+
+/// Cuts long strings inside a JSON value for the record.
+pub(crate) fn truncate_json(v: &Value, max: usize) -> Value {
+    match v {
+        Value::String(s) if s.chars().count() > max => {
+            let head: String = s.chars().take(max).collect();
+            Value::String(format!(
+                "{head}[... {} more characters]",
+                s.chars().count() - max
+            ))
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| truncate_json(x, max)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), truncate_json(x, max)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// A Python wrapper forwarding all parameters to host tool `name` and returning its text.
+/// `params` are `(name, annotation, default)`.
+pub(crate) fn text_wrapper(name: &str, params: &[(&str, &str, Option<&str>)], doc: &str) -> String {
+    let sig: Vec<String> = params
+        .iter()
+        .map(|(p, ty, d)| match d {
+            Some(d) => format!("{p}: {ty} = {d}"),
+            None => format!("{p}: {ty}"),
+        })
+        .collect();
+    let fwd: Vec<String> = params.iter().map(|(p, _, _)| format!("{p}={p}")).collect();
+    format!(
+        "def {name}({}) -> str:\n    \"\"\"{doc}\"\"\"\n    return _HerdText(_herd_call({:?}, {}))\n",
+        sig.join(", "),
+        name,
+        fwd.join(", ")
+    )
+}

@@ -1,0 +1,268 @@
+//! Cluster commands: `herd coordinator`, `herd worker`, `herd submit`, `herd status`,
+//! `herd cancel`. Thin: they parse flags, start the library parts and print.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use herd_coordinator::TlsFiles;
+use herd_proto::v1::{CancelSweepRequest, GetSweepRequest, SubmitSweepRequest, WatchSweepRequest};
+use herd_worker::runtime::{run_worker, TaskRunner, WorkerSettings};
+
+use crate::local::{open_action_host, worker_id, Coordinator, CoordinatorParts};
+use crate::progress::{summary_table, Progress};
+use crate::signals::Shutdown;
+use crate::token_from_env;
+
+#[derive(Args, Debug)]
+pub struct CoordinatorArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    pub listen: String,
+    /// State store: a file path (embedded) or `redis://host:port/db`.
+    #[arg(long, default_value = "herd-data/state.redb")]
+    pub state: String,
+    /// Directory for sweep outputs and the embedded action store.
+    #[arg(long, default_value = "herd-data")]
+    pub data: PathBuf,
+    /// Lease length, seconds.
+    #[arg(long, default_value_t = 30)]
+    pub lease_secs: u64,
+    /// Heartbeat interval workers are told to use, seconds.
+    #[arg(long, default_value_t = 5)]
+    pub heartbeat_secs: u64,
+    /// Serve TLS with this certificate (PEM) …
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// … and this key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Do not host an action store (sweeps with accumulation then fail their action calls).
+    #[arg(long)]
+    pub no_actions: bool,
+    /// Keep actions in this Qdrant server instead of the embedded store.
+    #[arg(long, env = "HERD_QDRANT_URL")]
+    pub qdrant_url: Option<String>,
+}
+
+pub async fn coordinator(a: CoordinatorArgs) -> anyhow::Result<()> {
+    let shutdown = Shutdown::install();
+    if a.heartbeat_secs == 0 || a.lease_secs <= a.heartbeat_secs {
+        anyhow::bail!("`--lease-secs` ({}) must be larger than `--heartbeat-secs` ({})", a.lease_secs, a.heartbeat_secs);
+    }
+    std::fs::create_dir_all(&a.data).with_context(|| format!("failed to create `{}`", a.data.display()))?;
+    let store = herd_coordinator::store::open(&a.state).await?;
+    let actions = if a.no_actions {
+        None
+    } else {
+        let stores = herd_core::config::StoresConfig {
+            qdrant_url: a.qdrant_url.clone(),
+            ..Default::default()
+        };
+        Some(open_action_host(&a.data.join("actions"), &stores).await?)
+    };
+    let coord = Coordinator::start(
+        &a.listen,
+        CoordinatorParts {
+            store,
+            actions,
+            data_dir: a.data.canonicalize()?,
+            lease: Duration::from_secs(a.lease_secs),
+            heartbeat: Duration::from_secs(a.heartbeat_secs),
+            token: token_from_env(),
+            tls: a.tls_cert.zip(a.tls_key).map(|(cert, key)| TlsFiles { cert, key }),
+        },
+    )
+    .await?;
+    eprintln!("herd: coordinator listening on {}", coord.addr);
+    shutdown.drain.cancelled().await;
+    eprintln!("herd: coordinator stopping");
+    coord.stop().await;
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct WorkerArgs {
+    /// Coordinator URL, e.g. `http://10.0.0.5:7700`.
+    #[arg(long, env = "HERD_COORDINATOR")]
+    pub coordinator: String,
+    /// Tasks run at once.
+    #[arg(long, default_value_t = 2)]
+    pub slots: u32,
+    /// A stable worker id (default: host name and a random suffix). A worker that restarts
+    /// with the same id removes the sandboxes its earlier self left behind.
+    #[arg(long, env = "HERD_WORKER_ID")]
+    pub id: Option<String>,
+    /// Seconds running tasks may go on after SIGTERM before they are handed back.
+    #[arg(long, default_value_t = 60)]
+    pub grace_secs: u64,
+    /// Working directory for caches (response cache, models).
+    #[arg(long, default_value = "herd-worker")]
+    pub work_dir: PathBuf,
+    /// Exit after this many seconds without work (default: run until stopped).
+    #[arg(long)]
+    pub exit_when_idle_secs: Option<u64>,
+}
+
+pub async fn worker(a: WorkerArgs) -> anyhow::Result<()> {
+    let shutdown = Shutdown::install();
+    std::fs::create_dir_all(&a.work_dir)?;
+    let id = a.id.clone().unwrap_or_else(|| worker_id(""));
+    let mut opts = herd_worker::agent_runner::RunnerOptions::for_local_run(&a.work_dir.canonicalize()?);
+    opts.worker_id = id.clone();
+    let runner: Arc<dyn TaskRunner> = herd_worker::agent_runner::AgentRunner::new(opts)
+        .await
+        .map_err(anyhow::Error::msg)
+        .context("failed to prepare the worker")?;
+    eprintln!("herd: worker {id} → {} ({} slots)", a.coordinator, a.slots);
+    run_worker(
+        WorkerSettings {
+            coordinator: a.coordinator,
+            token: token_from_env(),
+            worker_id: id,
+            slots: a.slots,
+            grace: Duration::from_secs(a.grace_secs),
+            lease_wait: Duration::from_secs(5),
+            exit_when_idle: a.exit_when_idle_secs.map(Duration::from_secs),
+        },
+        runner.clone(),
+        shutdown.drain.clone(),
+        shutdown.kill.clone(),
+    )
+    .await?;
+    runner.shutdown_sandboxes().await;
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct SubmitArgs {
+    pub sweep: PathBuf,
+    #[arg(long, env = "HERD_COORDINATOR")]
+    pub coordinator: String,
+    /// Resume the sweep if the coordinator already has it.
+    #[arg(long)]
+    pub resume: bool,
+    /// Start accumulating arms from a saved action library (JSONL path on the coordinator host).
+    #[arg(long)]
+    pub actions_from: Option<String>,
+}
+
+pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
+    // Validate here first, for errors that name the local file.
+    herd_core::SweepConfig::load(&a.sweep)?;
+    let text = std::fs::read_to_string(&a.sweep)?;
+    let mut c = herd_proto::client::control_client(&a.coordinator, token_from_env().as_deref(), None)
+        .map_err(anyhow::Error::msg)?;
+    let base = a
+        .sweep
+        .canonicalize()?
+        .parent()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let r = c
+        .submit_sweep(SubmitSweepRequest {
+            config_toml: text,
+            base_dir: base,
+            origin: a.sweep.display().to_string(),
+            resume: a.resume,
+            actions_from: a.actions_from.unwrap_or_default(),
+            out_dir: String::new(),
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+        .into_inner();
+    println!("{}", r.sweep_id);
+    eprintln!("herd: {} tasks{}", r.tasks, if r.resumed { " (resumed)" } else { "" });
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    pub sweep_id: String,
+    #[arg(long, env = "HERD_COORDINATOR")]
+    pub coordinator: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Follow progress live until the sweep ends.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+pub async fn status(a: StatusArgs) -> anyhow::Result<()> {
+    let mut c = herd_proto::client::control_client(&a.coordinator, token_from_env().as_deref(), None)
+        .map_err(anyhow::Error::msg)?;
+    if a.watch && !a.json {
+        let shutdown = Shutdown::install();
+        let mut stream = c
+            .watch_sweep(WatchSweepRequest { sweep_id: a.sweep_id.clone() })
+            .await
+            .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+            .into_inner();
+        let mut p = Progress::new(false);
+        let mut last = None;
+        loop {
+            tokio::select! {
+                ev = stream.message() => match ev {
+                    Ok(Some(ev)) => {
+                        if let Some(st) = ev.status { p.update(&st); last = Some(st); }
+                        if ev.kind == "done" || ev.kind == "cancelled" { break; }
+                    }
+                    _ => break,
+                },
+                _ = shutdown.drain.cancelled() => break,
+            }
+        }
+        p.finish();
+        if let Some(st) = last {
+            println!("{}", summary_table(&st));
+        }
+        return Ok(());
+    }
+    let st = c
+        .get_sweep(GetSweepRequest { sweep_id: a.sweep_id })
+        .await
+        .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+        .into_inner();
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&status_json(&st))?);
+    } else {
+        println!("{}", summary_table(&st));
+    }
+    Ok(())
+}
+
+fn status_json(st: &herd_proto::v1::SweepStatus) -> serde_json::Value {
+    serde_json::json!({
+        "sweep_id": st.sweep_id, "name": st.name, "state": st.state, "phase": st.phase,
+        "total": st.total, "done": st.done, "running": st.running, "failed": st.failed,
+        "queued": st.queued, "scored": st.scored, "correct": st.correct, "cost_usd": st.cost_usd,
+        "eta_secs": st.eta_secs, "out_dir": st.out_dir,
+        "groups": st.groups.iter().map(|g| serde_json::json!({
+            "benchmark": g.benchmark, "backbone": g.backbone, "arm": g.arm, "total": g.total,
+            "done": g.done, "running": g.running, "failed": g.failed, "scored": g.scored,
+            "correct": g.correct, "cost_usd": g.cost_usd,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct CancelArgs {
+    pub sweep_id: String,
+    #[arg(long, env = "HERD_COORDINATOR")]
+    pub coordinator: String,
+}
+
+pub async fn cancel(a: CancelArgs) -> anyhow::Result<()> {
+    let mut c = herd_proto::client::control_client(&a.coordinator, token_from_env().as_deref(), None)
+        .map_err(anyhow::Error::msg)?;
+    let r = c
+        .cancel_sweep(CancelSweepRequest { sweep_id: a.sweep_id.clone() })
+        .await
+        .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+        .into_inner();
+    eprintln!("herd: sweep {} cancelled; {} running tasks told to stop", a.sweep_id, r.cancelled_leases);
+    Ok(())
+}

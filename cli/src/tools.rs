@@ -1,0 +1,262 @@
+//! Offline commands: `herd report`, `herd datasets`, `herd sandbox`, `herd actions`,
+//! `herd dashboard`. Each parses flags and calls its crate.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::signals::Shutdown;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    Md,
+    Html,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// A run directory or a results.parquet.
+    pub input: PathBuf,
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: Format,
+    /// Write `report.<ext>` here instead of printing.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Compare with a second run of the same items (paired statistics).
+    #[arg(long)]
+    pub compare: Option<PathBuf>,
+    /// Tasks the sweep expected (to say how partial a run is).
+    #[arg(long)]
+    pub expected: Option<u64>,
+}
+
+pub async fn report(a: ReportArgs) -> anyhow::Result<()> {
+    let text = tokio::task::spawn_blocking(move || -> anyhow::Result<(String, &'static str)> {
+        let opts = herd_report::ReportOptions {
+            expected_tasks: a.expected,
+            ..Default::default()
+        };
+        if let Some(b) = &a.compare {
+            let c = herd_report::compare_runs(&a.input, b, &opts)?;
+            return Ok(match a.format {
+                Format::Md => (c.to_markdown(), "md"),
+                Format::Html => (c.to_html()?, "html"),
+                Format::Json => (serde_json::to_string_pretty(&c)?, "json"),
+            })
+            .map(|(t, e)| (t, e));
+        }
+        let r = herd_report::build_report(&a.input, &opts)?;
+        let (text, ext) = match a.format {
+            Format::Md => (r.to_markdown(), "md"),
+            Format::Html => (r.to_html()?, "html"),
+            Format::Json => (r.to_json()?, "json"),
+        };
+        if let Some(dir) = &a.out {
+            std::fs::create_dir_all(dir)?;
+            let p = dir.join(format!("report.{ext}"));
+            std::fs::write(&p, &text).with_context(|| format!("failed to write `{}`", p.display()))?;
+            return Ok((format!("wrote {}", p.display()), "msg"));
+        }
+        Ok((text, ext))
+    })
+    .await??;
+    println!("{}", text.0);
+    Ok(())
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DatasetsCmd {
+    /// The benchmark kinds and where each loads from.
+    List,
+    /// Items, metadata and examples of a sweep config's benchmarks or a dataset path.
+    Show {
+        /// A sweep config (`.toml`), or `KIND:PATH[:SUBSET]`.
+        spec: String,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Loads and checks every item; problems name their file and line.
+    Validate { spec: String },
+}
+
+pub async fn datasets(cmd: DatasetsCmd) -> anyhow::Result<()> {
+    let base = std::env::current_dir()?;
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        match cmd {
+            DatasetsCmd::List => println!("{}", herd_datasets::cli::list(&base)),
+            DatasetsCmd::Show { spec, seed } => println!("{}", herd_datasets::cli::show(&spec, &base, seed)?),
+            DatasetsCmd::Validate { spec } => {
+                let v = herd_datasets::cli::validate(&spec, &base, &herd_datasets::LoadOptions::default())?;
+                println!("{}", v.report);
+                if !v.ok() {
+                    for p in &v.problems {
+                        eprintln!("problem: {p}");
+                    }
+                    bail!("{} problems in {} items", v.problems.len(), v.items);
+                }
+            }
+        }
+        Ok(())
+    })
+    .await?
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SandboxCmd {
+    /// Builds the sandbox image from Debian's packages (no registry); skips when it exists.
+    Build {
+        /// Rebuild even if the image exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Prints the image tag this herd uses.
+    Tag,
+    /// Removes containers a crashed worker left behind.
+    Clean {
+        /// The worker id whose containers to remove.
+        #[arg(long)]
+        worker: String,
+    },
+}
+
+pub async fn sandbox(cmd: SandboxCmd) -> anyhow::Result<()> {
+    match cmd {
+        SandboxCmd::Build { force } => {
+            let tag = herd_sandbox::build_image(&herd_sandbox::BuildOptions {
+                force,
+                cache_dir: None,
+            })
+            .await?;
+            println!("{tag}");
+        }
+        SandboxCmd::Tag => println!("{}", herd_sandbox::image_tag()),
+        SandboxCmd::Clean { worker } => {
+            let n = herd_sandbox::remove_orphans(&worker).await?;
+            eprintln!("removed {n:?} containers");
+        }
+    }
+    Ok(())
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ActionsCmd {
+    /// Namespaces and their actions.
+    List {
+        /// The action store directory (a run's `actions/`).
+        store: PathBuf,
+        #[arg(long)]
+        namespace: Option<String>,
+    },
+    /// Actions most similar to a query.
+    Search {
+        store: PathBuf,
+        namespace: String,
+        query: String,
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+    },
+    /// One action's source and metadata.
+    Show {
+        store: PathBuf,
+        namespace: String,
+        name: String,
+        #[arg(long)]
+        version: Option<u32>,
+    },
+    /// Writes a namespace as JSONL.
+    Export { store: PathBuf, namespace: String, out: PathBuf },
+    /// Reads a JSONL library into a namespace.
+    Import { store: PathBuf, namespace: String, input: PathBuf },
+}
+
+async fn open_library(store: &Path) -> anyhow::Result<herd_actions::ActionLibrary> {
+    if !store.exists() {
+        bail!("no action store at `{}`", store.display());
+    }
+    let s = herd_actions::EdgeStore::open(store.to_path_buf()).await?;
+    let e = herd_coordinator::actions_host::open_embedder(&Default::default())
+        .await
+        .map_err(anyhow::Error::msg)?;
+    Ok(herd_actions::ActionLibrary::new(Arc::new(s), e))
+}
+
+pub async fn actions(cmd: ActionsCmd) -> anyhow::Result<()> {
+    match cmd {
+        ActionsCmd::List { store, namespace } => {
+            let lib = open_library(&store).await?;
+            let namespaces = match namespace {
+                Some(n) => vec![n],
+                None => lib.store().namespaces().await?,
+            };
+            for ns in namespaces {
+                let actions = lib.list(&ns).await?;
+                println!("{ns} ({} actions)", actions.len());
+                for a in actions {
+                    println!("  {}  {}", a.label(), herd_actions::prompt_line(&a));
+                }
+            }
+        }
+        ActionsCmd::Search { store, namespace, query, k } => {
+            let lib = open_library(&store).await?;
+            let access = herd_core::task::ActionAccess {
+                namespace,
+                read: true,
+                write: false,
+            };
+            for r in lib.retrieve_scored(&access, &query, k, u64::MAX).await? {
+                println!("{:.3}  {}", r.score, r.prompt_line);
+            }
+        }
+        ActionsCmd::Show { store, namespace, name, version } => {
+            let lib = open_library(&store).await?;
+            match lib.get(&namespace, &name, version).await? {
+                Some(a) => println!("{}", serde_json::to_string_pretty(&a)?),
+                None => bail!("no action `{name}` in `{namespace}`"),
+            }
+        }
+        ActionsCmd::Export { store, namespace, out } => {
+            let lib = open_library(&store).await?;
+            let n = lib.export(&namespace, &out).await?;
+            eprintln!("exported {n} actions to {}", out.display());
+        }
+        ActionsCmd::Import { store, namespace, input } => {
+            std::fs::create_dir_all(&store)?;
+            let lib = open_library(&store).await?;
+            lib.ensure(&namespace).await?;
+            let r = lib.import(&namespace, &input).await?;
+            eprintln!("imported {} actions ({} duplicates)", r.imported, r.duplicates);
+        }
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct DashboardArgs {
+    /// A directory of run directories (or one run directory).
+    #[arg(long, default_value = "runs")]
+    pub runs: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:7780")]
+    pub listen: String,
+    /// Also show live sweeps of this coordinator.
+    #[arg(long, env = "HERD_COORDINATOR")]
+    pub coordinator: Option<String>,
+}
+
+pub async fn dashboard(a: DashboardArgs) -> anyhow::Result<()> {
+    let shutdown = Shutdown::install();
+    let listener = tokio::net::TcpListener::bind(&a.listen)
+        .await
+        .with_context(|| format!("failed to listen on `{}`", a.listen))?;
+    eprintln!("herd: dashboard on http://{}", listener.local_addr()?);
+    let opts = herd_dashboard::DashboardOptions {
+        runs: a.runs,
+        coordinator: a.coordinator,
+        token: crate::token_from_env(),
+    };
+    let drain = shutdown.drain.clone();
+    herd_dashboard::serve(listener, opts, async move { drain.cancelled().await }).await?;
+    Ok(())
+}

