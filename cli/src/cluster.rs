@@ -153,6 +153,7 @@ pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     // Validate here first, for errors that name the local file.
     herd_core::SweepConfig::load(&a.sweep)?;
     let text = std::fs::read_to_string(&a.sweep)?;
+    let url = a.coordinator.clone();
     let mut c = herd_proto::client::control_client(&a.coordinator, token_from_env().as_deref(), None)
         .map_err(anyhow::Error::msg)?;
     let base = a
@@ -171,7 +172,7 @@ pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
             out_dir: String::new(),
         })
         .await
-        .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+        .map_err(|s| rpc_error(&url, s))?
         .into_inner();
     println!("{}", r.sweep_id);
     eprintln!("herd: {} tasks{}", r.tasks, if r.resumed { " (resumed)" } else { "" });
@@ -192,6 +193,7 @@ pub struct StatusArgs {
 }
 
 pub async fn status(a: StatusArgs) -> anyhow::Result<()> {
+    let url = a.coordinator.clone();
     let mut c = herd_proto::client::control_client(&a.coordinator, token_from_env().as_deref(), None)
         .map_err(anyhow::Error::msg)?;
     if a.watch && !a.json {
@@ -199,7 +201,7 @@ pub async fn status(a: StatusArgs) -> anyhow::Result<()> {
         let mut stream = c
             .watch_sweep(WatchSweepRequest { sweep_id: a.sweep_id.clone() })
             .await
-            .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+            .map_err(|s| rpc_error(&url, s))?
             .into_inner();
         let mut p = Progress::new(false);
         let mut last = None;
@@ -224,7 +226,7 @@ pub async fn status(a: StatusArgs) -> anyhow::Result<()> {
     let st = c
         .get_sweep(GetSweepRequest { sweep_id: a.sweep_id })
         .await
-        .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+        .map_err(|s| rpc_error(&url, s))?
         .into_inner();
     if a.json {
         println!("{}", serde_json::to_string_pretty(&status_json(&st))?);
@@ -256,13 +258,22 @@ pub struct CancelArgs {
 }
 
 pub async fn cancel(a: CancelArgs) -> anyhow::Result<()> {
+    let url = a.coordinator.clone();
     let mut c = herd_proto::client::control_client(&a.coordinator, token_from_env().as_deref(), None)
         .map_err(anyhow::Error::msg)?;
     let r = c
         .cancel_sweep(CancelSweepRequest { sweep_id: a.sweep_id.clone() })
         .await
-        .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+        .map_err(|s| rpc_error(&url, s))?
         .into_inner();
     eprintln!("herd: sweep {} cancelled; {} running tasks told to stop", a.sweep_id, r.cancelled_leases);
     Ok(())
+}
+
+/// A failed call, said plainly: an unreachable coordinator names its URL.
+fn rpc_error(url: &str, s: tonic::Status) -> anyhow::Error {
+    match s.code() {
+        tonic::Code::Unavailable => anyhow::anyhow!("coordinator `{url}` is unreachable: {}", s.message()),
+        _ => anyhow::anyhow!("{}", s.message()),
+    }
 }

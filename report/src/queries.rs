@@ -550,6 +550,9 @@ pub fn parse_actions_called(text: &str) -> Option<Vec<(String, u64)>> {
     Some(out)
 }
 
+/// Per action name: (calls, tasks calling it).
+type ActionTally = HashMap<String, (u64, u64)>;
+
 fn top_actions(lf: &LazyFrame, per_group: usize) -> Result<(Vec<ActionUse>, u64)> {
     let q = lf
         .clone()
@@ -562,7 +565,7 @@ fn top_actions(lf: &LazyFrame, per_group: usize) -> Result<(Vec<ActionUse>, u64)
         c.strs("arm")?,
         c.strs("actions_called")?,
     );
-    let mut tally: HashMap<(&str, &str), HashMap<String, (u64, u64)>> = HashMap::new();
+    let mut tally: HashMap<(&str, &str), ActionTally> = HashMap::new();
     let mut malformed = 0u64;
     for i in 0..df.height() {
         let Some(list) = parse_actions_called(&called[i]) else {

@@ -27,6 +27,10 @@ fn coordinator_args<'a>(port: &'a str, state: &'a str, data: &'a str) -> Vec<&'a
 }
 
 fn submit(url: &str, sweep: &Path, token: Option<&str>) -> String {
+    let addr = url.trim_start_matches("http://").to_string();
+    wait_until("the coordinator to listen", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    });
     let env: Vec<(&str, &str)> = token.map(|t| vec![("HERD_TOKEN", t)]).unwrap_or_default();
     let (ok, out, err) = herd(&["submit", sweep.to_str().unwrap(), "--coordinator", url], &env);
     assert!(ok, "submit failed: {err}");

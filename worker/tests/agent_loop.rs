@@ -304,7 +304,7 @@ async fn long_and_binary_output_is_cut_before_the_model_sees_it() {
 
 #[tokio::test]
 async fn the_oldest_observations_are_shortened_first_when_context_runs_out() {
-    let big = |tag: &str| format!("{tag}{}", "z".repeat(3000));
+    let big = |tag: &str| format!("{tag} {}", "z ".repeat(1500));
     let model = ScriptedModel::new(vec![
         step("1", "c1"),
         step("2", "c2"),
@@ -321,7 +321,7 @@ async fn the_oldest_observations_are_shortened_first_when_context_runs_out() {
     ]);
     let mut s = spec();
     // Room for the prompt and about two full observations (1/8 of the window is reserved).
-    s.backbone.context_window = 4600;
+    s.backbone.context_window = 3900;
     let out = run_task(&s, deps(model.clone(), session)).await;
     assert_eq!(out.end, EndReason::Submitted);
     let reqs = model.requests.lock();
