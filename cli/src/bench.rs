@@ -57,8 +57,15 @@ pub enum BenchCmd {
 
 pub async fn bench(cmd: BenchCmd) -> anyhow::Result<()> {
     let table = match cmd {
-        BenchCmd::Scheduler { tasks, workers, queued, redis } => scheduler(tasks, workers, queued, redis).await?,
-        BenchCmd::Datasets { shared } => tokio::task::spawn_blocking(move || herd_datasets::bench_datasets(&shared)).await??,
+        BenchCmd::Scheduler {
+            tasks,
+            workers,
+            queued,
+            redis,
+        } => scheduler(tasks, workers, queued, redis).await?,
+        BenchCmd::Datasets { shared } => {
+            tokio::task::spawn_blocking(move || herd_datasets::bench_datasets(&shared)).await??
+        }
         BenchCmd::Sandbox { iterations, burst } => {
             herd_sandbox::bench_sandbox(&Default::default(), iterations, burst).await?
         }
@@ -68,9 +75,12 @@ pub async fn bench(cmd: BenchCmd) -> anyhow::Result<()> {
                 .await
                 .map_err(anyhow::Error::msg)?;
             let dir = tempfile::tempdir()?;
-            herd_actions::bench_retrieval(&herd_actions::BenchOptions::new(dir.path()), Some(e)).await?
+            herd_actions::bench_retrieval(&herd_actions::BenchOptions::new(dir.path()), Some(e))
+                .await?
         }
-        BenchCmd::Report { tasks } => tokio::task::spawn_blocking(move || herd_report::bench_report(tasks)).await??,
+        BenchCmd::Report { tasks } => {
+            tokio::task::spawn_blocking(move || herd_report::bench_report(tasks)).await??
+        }
     };
     println!("{table}");
     Ok(())
@@ -113,7 +123,12 @@ struct Throughput {
     lease_p99: Duration,
 }
 
-async fn throughput(store: Arc<dyn StateStore>, dir: &std::path::Path, tasks: usize, workers: usize) -> anyhow::Result<Throughput> {
+async fn throughput(
+    store: Arc<dyn StateStore>,
+    dir: &std::path::Path,
+    tasks: usize,
+    workers: usize,
+) -> anyhow::Result<Throughput> {
     let coord = Coordinator::start(
         "127.0.0.1:0",
         CoordinatorParts {
@@ -128,7 +143,8 @@ async fn throughput(store: Arc<dyn StateStore>, dir: &std::path::Path, tasks: us
     )
     .await?;
     let url = coord.url();
-    let mut control = herd_proto::client::control_client(&url, None, None).map_err(anyhow::Error::msg)?;
+    let mut control =
+        herd_proto::client::control_client(&url, None, None).map_err(anyhow::Error::msg)?;
     let sub = control
         .submit_sweep(SubmitSweepRequest {
             config_toml: bench_sweep("bench", tasks),
@@ -153,7 +169,8 @@ async fn throughput(store: Arc<dyn StateStore>, dir: &std::path::Path, tasks: us
     let start = Instant::now();
     let mut handles = Vec::new();
     for w in 0..workers {
-        let mut client = herd_proto::client::worker_client(&url, None, None).map_err(anyhow::Error::msg)?;
+        let mut client =
+            herd_proto::client::worker_client(&url, None, None).map_err(anyhow::Error::msg)?;
         let outcome = outcome.clone();
         handles.push(tokio::spawn(async move {
             let mut lat = Vec::new();
@@ -161,7 +178,11 @@ async fn throughput(store: Arc<dyn StateStore>, dir: &std::path::Path, tasks: us
             loop {
                 let t = Instant::now();
                 let leases = client
-                    .lease_tasks(LeaseRequest { worker_id: id.clone(), max_tasks: 16, wait_ms: 0 })
+                    .lease_tasks(LeaseRequest {
+                        worker_id: id.clone(),
+                        max_tasks: 16,
+                        wait_ms: 0,
+                    })
                     .await?
                     .into_inner()
                     .leases;
@@ -219,14 +240,22 @@ fn baseline(n: usize) -> f64 {
     n as f64 / start.elapsed().as_secs_f64().max(1e-9)
 }
 
-async fn scheduler(tasks: usize, workers: usize, queued: usize, redis: Option<String>) -> anyhow::Result<String> {
+async fn scheduler(
+    tasks: usize,
+    workers: usize,
+    queued: usize,
+    redis: Option<String>,
+) -> anyhow::Result<String> {
     let dir = tempfile::tempdir()?;
-    let mut out = String::from("herd bench scheduler (lease + report over gRPC on loopback; tasks finish at once)\n\n");
+    let mut out = String::from(
+        "herd bench scheduler (lease + report over gRPC on loopback; tasks finish at once)\n\n",
+    );
     out.push_str(&format!(
         "{:<12} {:>8} {:>9} {:>11} {:>12} {:>12}\n",
         "store", "tasks", "seconds", "tasks/s", "lease p50", "lease p99"
     ));
-    let embedded: Arc<dyn StateStore> = Arc::new(EmbeddedStore::open(&dir.path().join("bench.redb")).await?);
+    let embedded: Arc<dyn StateStore> =
+        Arc::new(EmbeddedStore::open(&dir.path().join("bench.redb")).await?);
     let e = throughput(embedded, dir.path(), tasks, workers).await?;
     let row = |name: &str, t: &Throughput| {
         format!(
@@ -277,7 +306,8 @@ async fn scheduler(tasks: usize, workers: usize, queued: usize, redis: Option<St
     ));
 
     // Memory per queued task: RSS before and after queueing `queued` tasks.
-    let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::open(&dir.path().join("mem.redb")).await?);
+    let store: Arc<dyn StateStore> =
+        Arc::new(EmbeddedStore::open(&dir.path().join("mem.redb")).await?);
     let s = herd_coordinator::Scheduler::start(
         store,
         None,
@@ -291,7 +321,14 @@ async fn scheduler(tasks: usize, workers: usize, queued: usize, redis: Option<St
     let before = rss_mib();
     let t = Instant::now();
     let sub = s
-        .submit(bench_sweep("mem", queued), "mem.toml".into(), PathBuf::from("."), Some(dir.path().join("mem")), false, String::new())
+        .submit(
+            bench_sweep("mem", queued),
+            "mem.toml".into(),
+            PathBuf::from("."),
+            Some(dir.path().join("mem")),
+            false,
+            String::new(),
+        )
         .await
         .context("queueing tasks")?;
     let after = rss_mib();
@@ -307,9 +344,20 @@ async fn scheduler(tasks: usize, workers: usize, queued: usize, redis: Option<St
 }
 
 fn start_redis() -> anyhow::Result<(std::process::Child, String)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let child = std::process::Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
         .stdout(std::process::Stdio::null())
         .spawn()
         .context("redis-server not found (scripts/setup-redis.sh installs it)")?;

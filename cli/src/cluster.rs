@@ -9,10 +9,10 @@ use anyhow::Context;
 use clap::Args;
 use herd_coordinator::TlsFiles;
 use herd_proto::v1::{CancelSweepRequest, GetSweepRequest, SubmitSweepRequest, WatchSweepRequest};
-use herd_worker::runtime::{run_worker, TaskRunner, WorkerSettings};
+use herd_worker::runtime::{TaskRunner, WorkerSettings, run_worker};
 
-use crate::local::{open_action_host, worker_id, Coordinator, CoordinatorParts};
-use crate::progress::{summary_table, Progress};
+use crate::local::{Coordinator, CoordinatorParts, open_action_host, worker_id};
+use crate::progress::{Progress, summary_table};
 use crate::signals::Shutdown;
 use crate::token_from_env;
 
@@ -50,9 +50,14 @@ pub struct CoordinatorArgs {
 pub async fn coordinator(a: CoordinatorArgs) -> anyhow::Result<()> {
     let shutdown = Shutdown::install();
     if a.heartbeat_secs == 0 || a.lease_secs <= a.heartbeat_secs {
-        anyhow::bail!("`--lease-secs` ({}) must be larger than `--heartbeat-secs` ({})", a.lease_secs, a.heartbeat_secs);
+        anyhow::bail!(
+            "`--lease-secs` ({}) must be larger than `--heartbeat-secs` ({})",
+            a.lease_secs,
+            a.heartbeat_secs
+        );
     }
-    std::fs::create_dir_all(&a.data).with_context(|| format!("failed to create `{}`", a.data.display()))?;
+    std::fs::create_dir_all(&a.data)
+        .with_context(|| format!("failed to create `{}`", a.data.display()))?;
     let store = herd_coordinator::store::open(&a.state).await?;
     let actions = if a.no_actions {
         None
@@ -72,7 +77,10 @@ pub async fn coordinator(a: CoordinatorArgs) -> anyhow::Result<()> {
             lease: Duration::from_secs(a.lease_secs),
             heartbeat: Duration::from_secs(a.heartbeat_secs),
             token: token_from_env(),
-            tls: a.tls_cert.zip(a.tls_key).map(|(cert, key)| TlsFiles { cert, key }),
+            tls: a
+                .tls_cert
+                .zip(a.tls_key)
+                .map(|(cert, key)| TlsFiles { cert, key }),
         },
     )
     .await?;
@@ -110,7 +118,8 @@ pub async fn worker(a: WorkerArgs) -> anyhow::Result<()> {
     let shutdown = Shutdown::install();
     std::fs::create_dir_all(&a.work_dir)?;
     let id = a.id.clone().unwrap_or_else(|| worker_id(""));
-    let mut opts = herd_worker::agent_runner::RunnerOptions::for_local_run(&a.work_dir.canonicalize()?);
+    let mut opts =
+        herd_worker::agent_runner::RunnerOptions::for_local_run(&a.work_dir.canonicalize()?);
     opts.worker_id = id.clone();
     let runner: Arc<dyn TaskRunner> = herd_worker::agent_runner::AgentRunner::new(opts)
         .await
@@ -154,8 +163,9 @@ pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     herd_core::SweepConfig::load(&a.sweep)?;
     let text = std::fs::read_to_string(&a.sweep)?;
     let url = a.coordinator.clone();
-    let mut c = herd_proto::client::control_client(&a.coordinator, token_from_env().as_deref(), None)
-        .map_err(anyhow::Error::msg)?;
+    let mut c =
+        herd_proto::client::control_client(&a.coordinator, token_from_env().as_deref(), None)
+            .map_err(anyhow::Error::msg)?;
     let base = a
         .sweep
         .canonicalize()?
@@ -175,7 +185,11 @@ pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
         .map_err(|s| rpc_error(&url, s))?
         .into_inner();
     println!("{}", r.sweep_id);
-    eprintln!("herd: {} tasks{}", r.tasks, if r.resumed { " (resumed)" } else { "" });
+    eprintln!(
+        "herd: {} tasks{}",
+        r.tasks,
+        if r.resumed { " (resumed)" } else { "" }
+    );
     Ok(())
 }
 
@@ -194,12 +208,15 @@ pub struct StatusArgs {
 
 pub async fn status(a: StatusArgs) -> anyhow::Result<()> {
     let url = a.coordinator.clone();
-    let mut c = herd_proto::client::control_client(&a.coordinator, token_from_env().as_deref(), None)
-        .map_err(anyhow::Error::msg)?;
+    let mut c =
+        herd_proto::client::control_client(&a.coordinator, token_from_env().as_deref(), None)
+            .map_err(anyhow::Error::msg)?;
     if a.watch && !a.json {
         let shutdown = Shutdown::install();
         let mut stream = c
-            .watch_sweep(WatchSweepRequest { sweep_id: a.sweep_id.clone() })
+            .watch_sweep(WatchSweepRequest {
+                sweep_id: a.sweep_id.clone(),
+            })
             .await
             .map_err(|s| rpc_error(&url, s))?
             .into_inner();
@@ -224,7 +241,9 @@ pub async fn status(a: StatusArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let st = c
-        .get_sweep(GetSweepRequest { sweep_id: a.sweep_id })
+        .get_sweep(GetSweepRequest {
+            sweep_id: a.sweep_id,
+        })
         .await
         .map_err(|s| rpc_error(&url, s))?
         .into_inner();
@@ -259,21 +278,29 @@ pub struct CancelArgs {
 
 pub async fn cancel(a: CancelArgs) -> anyhow::Result<()> {
     let url = a.coordinator.clone();
-    let mut c = herd_proto::client::control_client(&a.coordinator, token_from_env().as_deref(), None)
-        .map_err(anyhow::Error::msg)?;
+    let mut c =
+        herd_proto::client::control_client(&a.coordinator, token_from_env().as_deref(), None)
+            .map_err(anyhow::Error::msg)?;
     let r = c
-        .cancel_sweep(CancelSweepRequest { sweep_id: a.sweep_id.clone() })
+        .cancel_sweep(CancelSweepRequest {
+            sweep_id: a.sweep_id.clone(),
+        })
         .await
         .map_err(|s| rpc_error(&url, s))?
         .into_inner();
-    eprintln!("herd: sweep {} cancelled; {} running tasks told to stop", a.sweep_id, r.cancelled_leases);
+    eprintln!(
+        "herd: sweep {} cancelled; {} running tasks told to stop",
+        a.sweep_id, r.cancelled_leases
+    );
     Ok(())
 }
 
 /// A failed call, said plainly: an unreachable coordinator names its URL.
 fn rpc_error(url: &str, s: tonic::Status) -> anyhow::Error {
     match s.code() {
-        tonic::Code::Unavailable => anyhow::anyhow!("coordinator `{url}` is unreachable: {}", s.message()),
+        tonic::Code::Unavailable => {
+            anyhow::anyhow!("coordinator `{url}` is unreachable: {}", s.message())
+        }
         _ => anyhow::anyhow!("{}", s.message()),
     }
 }

@@ -12,7 +12,11 @@ mod signals;
 mod tools;
 
 #[derive(Parser)]
-#[command(name = "herd", version, about = "A distributed evaluation cluster for code-acting LLM agents")]
+#[command(
+    name = "herd",
+    version,
+    about = "A distributed evaluation cluster for code-acting LLM agents"
+)]
 struct Cli {
     /// Log filter (also RUST_LOG), e.g. `info`, `herd_coordinator=debug`.
     #[arg(long, global = true, default_value = "warn")]
@@ -80,7 +84,10 @@ fn init_tracing(filter: &str, json: bool) {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log, cli.log_json);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("herd: failed to start the async runtime: {e}");

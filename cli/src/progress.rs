@@ -55,7 +55,11 @@ impl Progress {
         } else {
             String::new()
         };
-        let phase = if st.phase.is_empty() { String::new() } else { format!(" · phase {}", st.phase) };
+        let phase = if st.phase.is_empty() {
+            String::new()
+        } else {
+            format!(" · phase {}", st.phase)
+        };
         self.overall.set_message(format!(
             "running {} · failed {} · acc {} ({}/{}) · ${:.4}{eta}{phase}",
             st.running,

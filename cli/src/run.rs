@@ -6,16 +6,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::Args;
 use herd_coordinator::store::EmbeddedStore;
 use herd_core::SweepConfig;
 use herd_proto::v1::{SubmitSweepRequest, SweepStatus, WatchSweepRequest};
-use herd_worker::runtime::{run_worker, TaskRunner, WorkerSettings};
+use herd_worker::runtime::{TaskRunner, WorkerSettings, run_worker};
 use tokio_util::sync::CancellationToken;
 
-use crate::local::{open_action_host, worker_id, Coordinator, CoordinatorParts};
-use crate::progress::{summary_table, Progress};
+use crate::local::{Coordinator, CoordinatorParts, open_action_host, worker_id};
+use crate::progress::{Progress, summary_table};
 use crate::signals::Shutdown;
 
 #[derive(Args, Debug)]
@@ -58,7 +58,8 @@ pub async fn run(a: RunArgs) -> anyhow::Result<()> {
             out.display()
         );
     }
-    std::fs::create_dir_all(&out).with_context(|| format!("failed to create `{}`", out.display()))?;
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("failed to create `{}`", out.display()))?;
     let out = out.canonicalize()?;
     let store = Arc::new(EmbeddedStore::open(&state_path).await?);
     let actions = open_action_host(&out.join("actions"), &sweep.config.stores).await?;
@@ -76,7 +77,8 @@ pub async fn run(a: RunArgs) -> anyhow::Result<()> {
     )
     .await?;
     let url = coordinator.url();
-    let mut control = herd_proto::client::control_client(&url, None, None).map_err(anyhow::Error::msg)?;
+    let mut control =
+        herd_proto::client::control_client(&url, None, None).map_err(anyhow::Error::msg)?;
     let base_dir = a
         .sweep
         .canonicalize()?
@@ -111,7 +113,10 @@ pub async fn run(a: RunArgs) -> anyhow::Result<()> {
 
     // A stable worker id per output directory, so a rerun removes sandboxes a crash left.
     let mut opts = herd_worker::agent_runner::RunnerOptions::for_local_run(&out);
-    opts.worker_id = format!("run-{}", &herd_coordinator::expand::sweep_id("", "", &out.display().to_string())[1..]);
+    opts.worker_id = format!(
+        "run-{}",
+        &herd_coordinator::expand::sweep_id("", "", &out.display().to_string())[1..]
+    );
     let runner: Arc<dyn TaskRunner> = herd_worker::agent_runner::AgentRunner::new(opts)
         .await
         .map_err(anyhow::Error::msg)

@@ -23,7 +23,9 @@ impl Shutdown {
                 wait_signal().await;
                 n += 1;
                 if n == 1 {
-                    eprintln!("\nherd: stopping — finishing running tasks; press Ctrl-C again to exit now");
+                    eprintln!(
+                        "\nherd: stopping — finishing running tasks; press Ctrl-C again to exit now"
+                    );
                     t.drain.cancel();
                 } else {
                     eprintln!("\nherd: exiting now; `--resume` continues where this left off");
@@ -40,7 +42,7 @@ impl Shutdown {
 async fn wait_signal() {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{signal, SignalKind};
+        use tokio::signal::unix::{SignalKind, signal};
         let mut term = match signal(SignalKind::terminate()) {
             Ok(s) => s,
             Err(_) => {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::signals::Shutdown;
@@ -57,7 +57,8 @@ pub async fn report(a: ReportArgs) -> anyhow::Result<()> {
         if let Some(dir) = &a.out {
             std::fs::create_dir_all(dir)?;
             let p = dir.join(format!("report.{ext}"));
-            std::fs::write(&p, &text).with_context(|| format!("failed to write `{}`", p.display()))?;
+            std::fs::write(&p, &text)
+                .with_context(|| format!("failed to write `{}`", p.display()))?;
             return Ok((format!("wrote {}", p.display()), "msg"));
         }
         Ok((text, ext))
@@ -87,9 +88,15 @@ pub async fn datasets(cmd: DatasetsCmd) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         match cmd {
             DatasetsCmd::List => println!("{}", herd_datasets::cli::list(&base)),
-            DatasetsCmd::Show { spec, seed } => println!("{}", herd_datasets::cli::show(&spec, &base, seed)?),
+            DatasetsCmd::Show { spec, seed } => {
+                println!("{}", herd_datasets::cli::show(&spec, &base, seed)?)
+            }
             DatasetsCmd::Validate { spec } => {
-                let v = herd_datasets::cli::validate(&spec, &base, &herd_datasets::LoadOptions::default())?;
+                let v = herd_datasets::cli::validate(
+                    &spec,
+                    &base,
+                    &herd_datasets::LoadOptions::default(),
+                )?;
                 println!("{}", v.report);
                 if !v.ok() {
                     for p in &v.problems {
@@ -167,9 +174,17 @@ pub enum ActionsCmd {
         version: Option<u32>,
     },
     /// Writes a namespace as JSONL.
-    Export { store: PathBuf, namespace: String, out: PathBuf },
+    Export {
+        store: PathBuf,
+        namespace: String,
+        out: PathBuf,
+    },
     /// Reads a JSONL library into a namespace.
-    Import { store: PathBuf, namespace: String, input: PathBuf },
+    Import {
+        store: PathBuf,
+        namespace: String,
+        input: PathBuf,
+    },
 }
 
 async fn open_library(store: &Path) -> anyhow::Result<herd_actions::ActionLibrary> {
@@ -199,7 +214,12 @@ pub async fn actions(cmd: ActionsCmd) -> anyhow::Result<()> {
                 }
             }
         }
-        ActionsCmd::Search { store, namespace, query, k } => {
+        ActionsCmd::Search {
+            store,
+            namespace,
+            query,
+            k,
+        } => {
             let lib = open_library(&store).await?;
             let access = herd_core::task::ActionAccess {
                 namespace,
@@ -210,24 +230,40 @@ pub async fn actions(cmd: ActionsCmd) -> anyhow::Result<()> {
                 println!("{:.3}  {}", r.score, r.prompt_line);
             }
         }
-        ActionsCmd::Show { store, namespace, name, version } => {
+        ActionsCmd::Show {
+            store,
+            namespace,
+            name,
+            version,
+        } => {
             let lib = open_library(&store).await?;
             match lib.get(&namespace, &name, version).await? {
                 Some(a) => println!("{}", serde_json::to_string_pretty(&a)?),
                 None => bail!("no action `{name}` in `{namespace}`"),
             }
         }
-        ActionsCmd::Export { store, namespace, out } => {
+        ActionsCmd::Export {
+            store,
+            namespace,
+            out,
+        } => {
             let lib = open_library(&store).await?;
             let n = lib.export(&namespace, &out).await?;
             eprintln!("exported {n} actions to {}", out.display());
         }
-        ActionsCmd::Import { store, namespace, input } => {
+        ActionsCmd::Import {
+            store,
+            namespace,
+            input,
+        } => {
             std::fs::create_dir_all(&store)?;
             let lib = open_library(&store).await?;
             lib.ensure(&namespace).await?;
             let r = lib.import(&namespace, &input).await?;
-            eprintln!("imported {} actions ({} duplicates)", r.imported, r.duplicates);
+            eprintln!(
+                "imported {} actions ({} duplicates)",
+                r.imported, r.duplicates
+            );
         }
     }
     Ok(())

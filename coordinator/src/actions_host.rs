@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use herd_actions::{ActionLibrary, ActionStore, EdgeStore, Embedder, LibraryRequest, MiniLmEmbedder, ServerStore};
+use herd_actions::{
+    ActionLibrary, ActionStore, EdgeStore, Embedder, LibraryRequest, MiniLmEmbedder, ServerStore,
+};
 use herd_core::config::StoresConfig;
 use tokio::sync::OnceCell;
 
@@ -22,7 +24,8 @@ pub struct ActionHost {
 impl ActionHost {
     /// Prepares the host; the store and embedder open on first use.
     pub async fn open(dir: &Path, stores: &StoresConfig) -> Result<ActionHost, String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("failed to create `{}`: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("failed to create `{}`: {e}", dir.display()))?;
         Ok(ActionHost {
             dir: dir.to_path_buf(),
             stores: stores.clone(),
@@ -35,8 +38,16 @@ impl ActionHost {
         self.library
             .get_or_try_init(|| async {
                 let store: Arc<dyn ActionStore> = match &self.stores.qdrant_url {
-                    Some(url) => Arc::new(ServerStore::connect(url, None).await.map_err(|e| e.to_string())?),
-                    None => Arc::new(EdgeStore::open(self.dir.clone()).await.map_err(|e| e.to_string())?),
+                    Some(url) => Arc::new(
+                        ServerStore::connect(url, None)
+                            .await
+                            .map_err(|e| e.to_string())?,
+                    ),
+                    None => Arc::new(
+                        EdgeStore::open(self.dir.clone())
+                            .await
+                            .map_err(|e| e.to_string())?,
+                    ),
                 };
                 let embedder = open_embedder(&self.stores).await?;
                 Ok::<_, String>(Arc::new(ActionLibrary::new(store, embedder)))
@@ -52,11 +63,19 @@ pub async fn open_embedder(stores: &StoresConfig) -> Result<Arc<dyn Embedder>, S
     match e.kind.as_str() {
         "openai" => {
             let mut cfg = herd_actions::OpenAiEmbedderConfig::new(
-                e.base_url.clone().unwrap_or_else(|| "https://api.openai.com/v1".into()),
-                e.model.clone().unwrap_or_else(|| "text-embedding-3-large".into()),
+                e.base_url
+                    .clone()
+                    .unwrap_or_else(|| "https://api.openai.com/v1".into()),
+                e.model
+                    .clone()
+                    .unwrap_or_else(|| "text-embedding-3-large".into()),
             );
             cfg.api_key_env = e.api_key_env.clone();
-            Ok(Arc::new(herd_actions::OpenAiEmbedder::connect(cfg).await.map_err(|x| x.to_string())?))
+            Ok(Arc::new(
+                herd_actions::OpenAiEmbedder::connect(cfg)
+                    .await
+                    .map_err(|x| x.to_string())?,
+            ))
         }
         _ => {
             let m = tokio::task::spawn_blocking(MiniLmEmbedder::load_default)
@@ -70,9 +89,13 @@ pub async fn open_embedder(stores: &StoresConfig) -> Result<Arc<dyn Embedder>, S
 
 #[async_trait::async_trait]
 impl ActionBackend for ActionHost {
-    async fn call(&self, method: &str, body: serde_json::Value) -> Result<serde_json::Value, String> {
-        let req: LibraryRequest =
-            serde_json::from_value(body).map_err(|e| format!("malformed `{method}` request: {e}"))?;
+    async fn call(
+        &self,
+        method: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        let req: LibraryRequest = serde_json::from_value(body)
+            .map_err(|e| format!("malformed `{method}` request: {e}"))?;
         let lib = self.library().await?;
         let resp = lib.handle(req).await.map_err(|e| e.to_string())?;
         serde_json::to_value(resp).map_err(|e| e.to_string())
@@ -84,7 +107,10 @@ impl ActionHooks for ActionHost {
     async fn freeze(&self, namespace: &str) -> Result<(), String> {
         let lib = self.library().await?;
         lib.ensure(namespace).await.map_err(|e| e.to_string())?;
-        lib.freeze(namespace).await.map(|_| ()).map_err(|e| e.to_string())
+        lib.freeze(namespace)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     async fn import(&self, namespace: &str, path: &str) -> Result<u64, String> {

@@ -14,7 +14,9 @@ pub enum CoordinatorError {
     UnknownSweep(String),
     #[error("sweep `{0}` already exists; resume it (`--resume`) or change its config")]
     SweepExists(String),
-    #[error("sweep `{sweep}` cannot resume: benchmark `{benchmark}` changed since it was submitted (fingerprint {was} → {now})")]
+    #[error(
+        "sweep `{sweep}` cannot resume: benchmark `{benchmark}` changed since it was submitted (fingerprint {was} → {now})"
+    )]
     DatasetChanged {
         sweep: String,
         benchmark: String,

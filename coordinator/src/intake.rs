@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use herd_core::config::Sweep;
 use herd_core::outcome::TaskOutcome;
-use herd_core::result::{ResultRecord, Status, HERD_VERSION};
-use herd_core::task::{task_seed, AttachmentRef};
+use herd_core::result::{HERD_VERSION, ResultRecord, Status};
+use herd_core::task::{AttachmentRef, task_seed};
 use herd_datasets::{Dataset, Item};
 
 use crate::expand::PlannedTask;

@@ -13,7 +13,7 @@ pub mod store;
 
 pub use error::CoordinatorError;
 pub use scheduler::{ActionHooks, Scheduler, SchedulerSettings};
-pub use service::{serve, ActionBackend, AuthCheck, TlsFiles};
+pub use service::{ActionBackend, AuthCheck, TlsFiles, serve};
 
 #[cfg(test)]
 mod scheduler_tests;

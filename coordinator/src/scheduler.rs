@@ -10,10 +10,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use herd_core::config::{Accumulation, Sweep, SweepConfig};
 use herd_core::outcome::{EndReason, TaskOutcome};
-use herd_core::result::{AttemptRecord, ResultRecord, Status, HERD_VERSION};
-use herd_core::task::{task_seed, ActionAccess, AttachmentRef, TaskSpec};
+use herd_core::result::{AttemptRecord, HERD_VERSION, ResultRecord, Status};
+use herd_core::task::{ActionAccess, AttachmentRef, TaskSpec, task_seed};
 use herd_proto::v1::{Disposition, GroupStatus, SweepEvent, SweepStatus};
-use tokio::sync::{broadcast, mpsc, oneshot, Notify};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot};
 use tracing::{info, warn};
 
 use crate::error::CoordinatorError;
@@ -166,7 +166,10 @@ impl Scheduler {
         }
         let mut attempts_by_sweep: HashMap<String, Vec<AttemptRecord>> = HashMap::new();
         for a in snapshot.attempts {
-            attempts_by_sweep.entry(a.sweep.clone()).or_default().push(a);
+            attempts_by_sweep
+                .entry(a.sweep.clone())
+                .or_default()
+                .push(a);
         }
         for rec in snapshot.sweeps {
             let sweep_id = rec.sweep_id.clone();
@@ -185,7 +188,9 @@ impl Scheduler {
                     let attempts = attempts_by_sweep.remove(&sweep_id).unwrap_or_default();
                     state.install(exp, rec, results, attempts);
                 }
-                Err(e) => warn!(sweep = %sweep_id, error = %e, "cannot recover sweep; it stays stored but inactive"),
+                Err(e) => {
+                    warn!(sweep = %sweep_id, error = %e, "cannot recover sweep; it stays stored but inactive")
+                }
             }
         }
         for p in snapshot.progress {
@@ -204,11 +209,7 @@ impl Scheduler {
         let recovered = state.sweeps.len();
         tokio::spawn(state.run(rx));
         info!(recovered, "scheduler started");
-        Ok(Scheduler {
-            tx,
-            work,
-            settings,
-        })
+        Ok(Scheduler { tx, work, settings })
     }
 
     pub fn settings(&self) -> &SchedulerSettings {
@@ -225,26 +226,46 @@ impl Scheduler {
         resume: bool,
         actions_from: String,
     ) -> Result<Submitted, CoordinatorError> {
-        let exp = tokio::task::spawn_blocking(move || -> Result<ExpandedSweep, CoordinatorError> {
-            let cfg = SweepConfig::from_toml_str(&config_toml, &origin)?;
-            let sweep = cfg.validate(&origin, base_dir)?;
-            expand::expand(sweep, config_toml, origin)
-        })
-        .await
-        .map_err(|e| CoordinatorError::Output {
-            path: "sweep expansion".into(),
-            message: e.to_string(),
-        })??;
+        let exp =
+            tokio::task::spawn_blocking(move || -> Result<ExpandedSweep, CoordinatorError> {
+                let cfg = SweepConfig::from_toml_str(&config_toml, &origin)?;
+                let sweep = cfg.validate(&origin, base_dir)?;
+                expand::expand(sweep, config_toml, origin)
+            })
+            .await
+            .map_err(|e| CoordinatorError::Output {
+                path: "sweep expansion".into(),
+                message: e.to_string(),
+            })??;
         let exp = Box::new(exp);
-        ask!(self, Submit { exp: exp, out_dir: out_dir, resume: resume, actions_from: actions_from })
+        ask!(
+            self,
+            Submit {
+                exp: exp,
+                out_dir: out_dir,
+                resume: resume,
+                actions_from: actions_from
+            }
+        )
     }
 
     /// Leases up to `max` tasks, waiting up to `wait` for one when none is ready.
-    pub async fn lease(&self, worker: &str, max: u32, wait: Duration) -> Result<Vec<Grant>, CoordinatorError> {
+    pub async fn lease(
+        &self,
+        worker: &str,
+        max: u32,
+        wait: Duration,
+    ) -> Result<Vec<Grant>, CoordinatorError> {
         let deadline = Instant::now() + wait;
         loop {
             let notified = self.work.notified();
-            let grants: Vec<Grant> = ask!(self, Lease { worker: worker.to_string(), max: max });
+            let grants: Vec<Grant> = ask!(
+                self,
+                Lease {
+                    worker: worker.to_string(),
+                    max: max
+                }
+            );
             if !grants.is_empty() || Instant::now() >= deadline {
                 return Ok(grants);
             }
@@ -252,16 +273,39 @@ impl Scheduler {
         }
     }
 
-    pub async fn heartbeat(&self, worker: &str, leases: Vec<String>) -> Result<HeartbeatReply, CoordinatorError> {
-        Ok(ask!(self, Heartbeat { worker: worker.to_string(), leases: leases }))
+    pub async fn heartbeat(
+        &self,
+        worker: &str,
+        leases: Vec<String>,
+    ) -> Result<HeartbeatReply, CoordinatorError> {
+        Ok(ask!(
+            self,
+            Heartbeat {
+                worker: worker.to_string(),
+                leases: leases
+            }
+        ))
     }
 
-    pub async fn report(&self, report: Report) -> Result<(Disposition, String, PathBuf), CoordinatorError> {
-        ask!(self, Report { report: Box::new(report) })
+    pub async fn report(
+        &self,
+        report: Report,
+    ) -> Result<(Disposition, String, PathBuf), CoordinatorError> {
+        ask!(
+            self,
+            Report {
+                report: Box::new(report)
+            }
+        )
     }
 
     pub async fn status(&self, sweep: &str) -> Result<SweepStatus, CoordinatorError> {
-        ask!(self, Status { sweep: sweep.to_string() })
+        ask!(
+            self,
+            Status {
+                sweep: sweep.to_string()
+            }
+        )
     }
 
     pub async fn list(&self) -> Result<Vec<SweepStatus>, CoordinatorError> {
@@ -269,20 +313,48 @@ impl Scheduler {
     }
 
     pub async fn cancel(&self, sweep: &str) -> Result<u64, CoordinatorError> {
-        ask!(self, Cancel { sweep: sweep.to_string() })
+        ask!(
+            self,
+            Cancel {
+                sweep: sweep.to_string()
+            }
+        )
     }
 
-    pub async fn watch(&self, sweep: &str) -> Result<(SweepStatus, broadcast::Receiver<SweepEvent>), CoordinatorError> {
-        ask!(self, Watch { sweep: sweep.to_string() })
+    pub async fn watch(
+        &self,
+        sweep: &str,
+    ) -> Result<(SweepStatus, broadcast::Receiver<SweepEvent>), CoordinatorError> {
+        ask!(
+            self,
+            Watch {
+                sweep: sweep.to_string()
+            }
+        )
     }
 
-    pub async fn attachment(&self, task: &str, name: &str) -> Result<AttachmentBytes, CoordinatorError> {
-        ask!(self, Attachment { task: task.to_string(), name: name.to_string() })
+    pub async fn attachment(
+        &self,
+        task: &str,
+        name: &str,
+    ) -> Result<AttachmentBytes, CoordinatorError> {
+        ask!(
+            self,
+            Attachment {
+                task: task.to_string(),
+                name: name.to_string()
+            }
+        )
     }
 
     /// Writes results, trajectories index and report for a sweep now (also a partial one).
     pub async fn export(&self, sweep: &str) -> Result<PathBuf, CoordinatorError> {
-        ask!(self, Export { sweep: sweep.to_string() })
+        ask!(
+            self,
+            Export {
+                sweep: sweep.to_string()
+            }
+        )
     }
 }
 
@@ -483,7 +555,9 @@ impl State {
             results.iter().map(|r| r.task_key.as_str()).collect();
         let mut tasks = Vec::with_capacity(exp.tasks.len());
         for (ti, plan) in exp.tasks.into_iter().enumerate() {
-            let g = groups.entry((plan.bench, plan.backbone, plan.arm)).or_default();
+            let g = groups
+                .entry((plan.bench, plan.backbone, plan.arm))
+                .or_default();
             g.total += 1;
             let is_done = done.contains(plan.key.as_str());
             if !is_done {
@@ -507,7 +581,11 @@ impl State {
                 .insert(plan.key.clone(), (si as u32, ti as u32));
             tasks.push(TaskEntry {
                 plan,
-                state: if is_done { TState::Done } else { TState::Queued },
+                state: if is_done {
+                    TState::Done
+                } else {
+                    TState::Queued
+                },
                 attempts: 0,
                 last_error: None,
             });
@@ -563,15 +641,25 @@ impl State {
             started_ms: l.started_unix_ms,
         };
         t.attempts = t.attempts.max(l.attempt);
-        self.leases.insert(l.lease_id.clone(), (si as u32, ti as u32));
-        let backbone = s.sweep.config.backbones[t.plan.backbone as usize].name.clone();
-        if let Some(g) = s.groups.get_mut(&(t.plan.bench, t.plan.backbone, t.plan.arm)) {
+        self.leases
+            .insert(l.lease_id.clone(), (si as u32, ti as u32));
+        let backbone = s.sweep.config.backbones[t.plan.backbone as usize]
+            .name
+            .clone();
+        if let Some(g) = s
+            .groups
+            .get_mut(&(t.plan.bench, t.plan.backbone, t.plan.arm))
+        {
             g.running += 1;
         }
         *self.running_per_backbone.entry(backbone).or_default() += 1;
     }
 
-    async fn handle(&mut self, cmd: Cmd, replies: &mut Vec<Box<dyn FnOnce(Option<String>) + Send>>) {
+    async fn handle(
+        &mut self,
+        cmd: Cmd,
+        replies: &mut Vec<Box<dyn FnOnce(Option<String>) + Send>>,
+    ) {
         match cmd {
             Cmd::Submit {
                 exp,
@@ -584,7 +672,10 @@ impl State {
                 replies.push(Box::new(move |err| {
                     let _ = reply.send(match (r, err) {
                         (Ok(v), None) => Ok(v),
-                        (Ok(_), Some(e)) => Err(CoordinatorError::Output { path: "state store".into(), message: e }),
+                        (Ok(_), Some(e)) => Err(CoordinatorError::Output {
+                            path: "state store".into(),
+                            message: e,
+                        }),
                         (Err(e), _) => Err(e),
                     });
                 }));
@@ -596,7 +687,11 @@ impl State {
                     let _ = reply.send(if err.is_none() { grants } else { Vec::new() });
                 }));
             }
-            Cmd::Heartbeat { worker, leases, reply } => {
+            Cmd::Heartbeat {
+                worker,
+                leases,
+                reply,
+            } => {
                 let r = self.heartbeat(&worker, &leases);
                 let _ = reply.send(r);
             }
@@ -605,7 +700,10 @@ impl State {
                 replies.push(Box::new(move |err| {
                     let _ = reply.send(match (r, err) {
                         (Ok(v), None) => Ok(v),
-                        (Ok(_), Some(e)) => Err(CoordinatorError::Output { path: "state store".into(), message: e }),
+                        (Ok(_), Some(e)) => Err(CoordinatorError::Output {
+                            path: "state store".into(),
+                            message: e,
+                        }),
                         (Err(e), _) => Err(e),
                     });
                 }));
@@ -674,7 +772,11 @@ impl State {
             let s = &mut self.sweeps[si];
             for (i, b) in exp.sweep.config.benchmarks.iter().enumerate() {
                 let now = &exp.datasets[i].fingerprint;
-                if let Some((_, was)) = s.record.fingerprints.iter().find(|(n, _)| *n == b.display_name())
+                if let Some((_, was)) = s
+                    .record
+                    .fingerprints
+                    .iter()
+                    .find(|(n, _)| *n == b.display_name())
                     && was != now
                 {
                     return Err(CoordinatorError::DatasetChanged {
@@ -697,7 +799,8 @@ impl State {
                 resumed: true,
             });
         }
-        let out_dir = out_dir.unwrap_or_else(|| self.settings.data_dir.join("sweeps").join(&exp.sweep_id));
+        let out_dir =
+            out_dir.unwrap_or_else(|| self.settings.data_dir.join("sweeps").join(&exp.sweep_id));
         let record = SweepRecord {
             sweep_id: exp.sweep_id.clone(),
             name: exp.sweep.config.name.clone(),
@@ -722,7 +825,8 @@ impl State {
         if !actions_from.is_empty() {
             let Some(actions) = self.actions.clone() else {
                 return Err(CoordinatorError::Actions(
-                    "`--actions-from` needs the action store, which this coordinator does not host".into(),
+                    "`--actions-from` needs the action store, which this coordinator does not host"
+                        .into(),
                 ));
             };
             for backbone in &exp.sweep.config.backbones {
@@ -771,10 +875,19 @@ impl State {
                 let q = &s.queues[qi];
                 let backbone = &s.sweep.config.backbones[q.backbone as usize];
                 let cap = backbone.max_concurrency.unwrap_or(u32::MAX);
-                let running = self.running_per_backbone.get(&backbone.name).copied().unwrap_or(0);
+                let running = self
+                    .running_per_backbone
+                    .get(&backbone.name)
+                    .copied()
+                    .unwrap_or(0);
                 let blocked = q.phase == Phase::Test
-                    && s.sweep.config.arms[q.arm as usize].accumulation == Accumulation::TrainThenTest
-                    && !s.record.frozen.contains(&namespace(&s.record.sweep_id, &s.sweep.config.arms[q.arm as usize].name, &backbone.name));
+                    && s.sweep.config.arms[q.arm as usize].accumulation
+                        == Accumulation::TrainThenTest
+                    && !s.record.frozen.contains(&namespace(
+                        &s.record.sweep_id,
+                        &s.sweep.config.arms[q.arm as usize].name,
+                        &backbone.name,
+                    ));
                 if q.ready.is_empty() || running >= cap || blocked {
                     idle_rounds += 1;
                     continue;
@@ -842,7 +955,11 @@ impl State {
             let s = &mut self.sweeps[si as usize];
             let cancelled = s.record.state == "cancelled";
             match &mut s.tasks[ti as usize].state {
-                TState::Leased { worker: w, deadline_ms, .. } if w == worker => {
+                TState::Leased {
+                    worker: w,
+                    deadline_ms,
+                    ..
+                } if w == worker => {
                     if cancelled {
                         reply.cancel.push(l.clone());
                     } else {
@@ -879,7 +996,9 @@ impl State {
         let now = now_ms();
         let s = &mut self.sweeps[si];
         let plan = s.tasks[ti].plan.clone();
-        let backbone_name = s.sweep.config.backbones[plan.backbone as usize].name.clone();
+        let backbone_name = s.sweep.config.backbones[plan.backbone as usize]
+            .name
+            .clone();
         // Does this report hold the live lease?
         let (holds, started_ms) = match &s.tasks[ti].state {
             TState::Leased {
@@ -907,7 +1026,10 @@ impl State {
             attempt.disposition = "duplicate".into();
             s.attempts.push(attempt.clone());
             self.pending.push(Mutation::PutAttempt(Box::new(attempt)));
-            return Ok((Disposition::Duplicate, "the task already has a result; kept as an attempt".into()));
+            return Ok((
+                Disposition::Duplicate,
+                "the task already has a result; kept as an attempt".into(),
+            ));
         }
         // Release the lease if this report holds it (or the task is leased to this report's
         // lease); a late report from an expired lease still counts when no result exists.
@@ -930,7 +1052,10 @@ impl State {
                 attempt.disposition = "stale".into();
                 s.attempts.push(attempt.clone());
                 self.pending.push(Mutation::PutAttempt(Box::new(attempt)));
-                return Ok((Disposition::Duplicate, "stale report: the lease is no longer held".into()));
+                return Ok((
+                    Disposition::Duplicate,
+                    "stale report: the lease is no longer held".into(),
+                ));
             }
             release_running(self, si);
             self.clear_lease(si, ti);
@@ -943,12 +1068,20 @@ impl State {
                 attempt.disposition = "released".into();
                 s.attempts.push(attempt.clone());
                 self.pending.push(Mutation::PutAttempt(Box::new(attempt)));
-                self.pending.push(Mutation::DeleteLease { sweep_id: s.record.sweep_id.clone(), task_key: r.task_key.clone() });
+                self.pending.push(Mutation::DeleteLease {
+                    sweep_id: s.record.sweep_id.clone(),
+                    task_key: r.task_key.clone(),
+                });
                 requeue_front(s, ti);
                 self.work.notify_waiters();
                 return Ok((Disposition::Released, "task handed back".into()));
             }
-            let msg = r.outcome.error.as_ref().map(|e| format!("{}: {}", e.kind, e.message)).unwrap_or_else(|| "error".into());
+            let msg = r
+                .outcome
+                .error
+                .as_ref()
+                .map(|e| format!("{}: {}", e.kind, e.message))
+                .unwrap_or_else(|| "error".into());
             t.last_error = Some(msg.clone());
             let max = s.sweep.config.limits.max_attempts;
             if t.attempts < max {
@@ -962,11 +1095,17 @@ impl State {
                 }));
                 s.attempts.push(attempt.clone());
                 self.pending.push(Mutation::PutAttempt(Box::new(attempt)));
-                self.pending.push(Mutation::DeleteLease { sweep_id: s.record.sweep_id.clone(), task_key: r.task_key.clone() });
+                self.pending.push(Mutation::DeleteLease {
+                    sweep_id: s.record.sweep_id.clone(),
+                    task_key: r.task_key.clone(),
+                });
                 requeue_back(s, ti);
                 let _ = s.events.send(event("requeued", &r.task_key, &msg, None));
                 self.work.notify_waiters();
-                return Ok((Disposition::Requeued, format!("attempt failed ({msg}); queued again")));
+                return Ok((
+                    Disposition::Requeued,
+                    format!("attempt failed ({msg}); queued again"),
+                ));
             }
             // Out of attempts: record it failed, with its last error.
             let rec = self.finish(si, ti, &r, Status::Failed, now);
@@ -976,7 +1115,10 @@ impl State {
             self.pending.push(Mutation::PutAttempt(Box::new(attempt)));
             let _ = s.events.send(event("failed", &r.task_key, &msg, None));
             drop(rec);
-            return Ok((Disposition::Failed, format!("out of attempts; recorded as failed: {msg}")));
+            return Ok((
+                Disposition::Failed,
+                format!("out of attempts; recorded as failed: {msg}"),
+            ));
         }
         if was_leased {
             release_running(self, si);
@@ -994,18 +1136,33 @@ impl State {
         };
         self.finish(si, ti, &r, status, now);
         let s = &mut self.sweeps[si];
-        attempt.disposition = if holds { "recorded".into() } else { "recorded-late".into() };
+        attempt.disposition = if holds {
+            "recorded".into()
+        } else {
+            "recorded-late".into()
+        };
         s.attempts.push(attempt.clone());
         self.pending.push(Mutation::PutAttempt(Box::new(attempt)));
         Ok((Disposition::Recorded, "recorded".into()))
     }
 
     /// Records a task's one result and updates counters, phase barriers and completion.
-    fn finish(&mut self, si: usize, ti: usize, r: &Report, status: Status, now: u64) -> ResultRecord {
+    fn finish(
+        &mut self,
+        si: usize,
+        ti: usize,
+        r: &Report,
+        status: Status,
+        now: u64,
+    ) -> ResultRecord {
         let s = &mut self.sweeps[si];
         let plan = s.tasks[ti].plan.clone();
         let ds = s.datasets[plan.bench as usize].clone();
-        let items = if plan.phase == Phase::Train { &ds.train_items } else { &ds.items };
+        let items = if plan.phase == Phase::Train {
+            &ds.train_items
+        } else {
+            &ds.items
+        };
         let item = &items[plan.item as usize];
         let seq = s.record.next_seq;
         s.record.next_seq += 1;
@@ -1024,7 +1181,10 @@ impl State {
             finished_ms: now,
         });
         s.tasks[ti].state = TState::Done;
-        let g = s.groups.entry((plan.bench, plan.backbone, plan.arm)).or_default();
+        let g = s
+            .groups
+            .entry((plan.bench, plan.backbone, plan.arm))
+            .or_default();
         count_result(g, &rec);
         s.finished_this_run += 1;
         if plan.phase == Phase::Train
@@ -1033,8 +1193,12 @@ impl State {
             *n = n.saturating_sub(1);
         }
         s.results.push(rec.clone());
-        self.pending.push(Mutation::PutResult(Box::new(rec.clone())));
-        self.pending.push(Mutation::DeleteLease { sweep_id: s.record.sweep_id.clone(), task_key: plan.key.clone() });
+        self.pending
+            .push(Mutation::PutResult(Box::new(rec.clone())));
+        self.pending.push(Mutation::DeleteLease {
+            sweep_id: s.record.sweep_id.clone(),
+            task_key: plan.key.clone(),
+        });
         let msg = match rec.correct {
             Some(true) => "correct".to_string(),
             Some(false) => "wrong".to_string(),
@@ -1056,7 +1220,8 @@ impl State {
                 let _ = events.send(event("done", "", &msg, Some(status)));
             });
         } else {
-            self.pending.push(Mutation::PutSweep(self.sweeps[si].record.clone()));
+            self.pending
+                .push(Mutation::PutSweep(self.sweeps[si].record.clone()));
         }
         rec
     }
@@ -1065,7 +1230,8 @@ impl State {
         let mut freed = false;
         let mut expired: Vec<(usize, usize)> = Vec::new();
         for &(si, ti) in self.leases.values() {
-            if let TState::Leased { deadline_ms, .. } = self.sweeps[si as usize].tasks[ti as usize].state
+            if let TState::Leased { deadline_ms, .. } =
+                self.sweeps[si as usize].tasks[ti as usize].state
                 && deadline_ms <= now
             {
                 expired.push((si as usize, ti as usize));
@@ -1077,11 +1243,18 @@ impl State {
                 self.clear_lease(si, ti);
                 let s = &mut self.sweeps[si];
                 let (worker, attempt, started) = match &s.tasks[ti].state {
-                    TState::Leased { worker, attempt, started_ms, .. } => (worker.clone(), *attempt, *started_ms),
+                    TState::Leased {
+                        worker,
+                        attempt,
+                        started_ms,
+                        ..
+                    } => (worker.clone(), *attempt, *started_ms),
                     _ => continue,
                 };
                 let plan = s.tasks[ti].plan.clone();
-                let backbone = s.sweep.config.backbones[plan.backbone as usize].name.clone();
+                let backbone = s.sweep.config.backbones[plan.backbone as usize]
+                    .name
+                    .clone();
                 if let Some(g) = s.groups.get_mut(&(plan.bench, plan.backbone, plan.arm)) {
                     g.running = g.running.saturating_sub(1);
                 }
@@ -1104,7 +1277,10 @@ impl State {
                 };
                 s.attempts.push(rec.clone());
                 self.pending.push(Mutation::PutAttempt(Box::new(rec)));
-                self.pending.push(Mutation::DeleteLease { sweep_id: s.record.sweep_id.clone(), task_key: plan.key.clone() });
+                self.pending.push(Mutation::DeleteLease {
+                    sweep_id: s.record.sweep_id.clone(),
+                    task_key: plan.key.clone(),
+                });
                 let out_of_attempts = t.attempts >= s.sweep.config.limits.max_attempts;
                 if let Some(n) = self.running_per_backbone.get_mut(&backbone) {
                     *n = n.saturating_sub(1);
@@ -1122,7 +1298,10 @@ impl State {
                             metrics: Default::default(),
                             sandbox: Default::default(),
                             model_identity: String::new(),
-                            error: Some(herd_core::outcome::TaskError { kind: "lease-expired".into(), message: msg.clone() }),
+                            error: Some(herd_core::outcome::TaskError {
+                                kind: "lease-expired".into(),
+                                message: msg.clone(),
+                            }),
                             trajectory: Default::default(),
                         },
                         hand_back: false,
@@ -1156,7 +1335,11 @@ impl State {
                 continue;
             }
             for (&(b, a), &open) in &s.train_open {
-                let ns = namespace(&s.record.sweep_id, &s.sweep.config.arms[a as usize].name, &s.sweep.config.backbones[b as usize].name);
+                let ns = namespace(
+                    &s.record.sweep_id,
+                    &s.sweep.config.arms[a as usize].name,
+                    &s.sweep.config.backbones[b as usize].name,
+                );
                 if open == 0 && !s.record.frozen.contains(&ns) {
                     to_freeze.push((si, ns));
                 }
@@ -1173,7 +1356,9 @@ impl State {
             info!(namespace = %ns, "training split finished; library frozen; test split opens");
             s.record.frozen.push(ns.clone());
             self.pending.push(Mutation::PutSweep(s.record.clone()));
-            let _ = s.events.send(event("phase", "", &format!("{ns}: test split opens"), None));
+            let _ = s
+                .events
+                .send(event("phase", "", &format!("{ns}: test split opens"), None));
             self.work.notify_waiters();
         }
     }
@@ -1185,25 +1370,45 @@ impl State {
         }
         s.record.state = "cancelled".into();
         self.pending.push(Mutation::PutSweep(s.record.clone()));
-        let leased = s.tasks.iter().filter(|t| matches!(t.state, TState::Leased { .. })).count() as u64;
+        let leased = s
+            .tasks
+            .iter()
+            .filter(|t| matches!(t.state, TState::Leased { .. }))
+            .count() as u64;
         let status = self.status(si);
-        let _ = self.sweeps[si].events.send(event("cancelled", "", &format!("{leased} running tasks told to stop"), Some(status)));
+        let _ = self.sweeps[si].events.send(event(
+            "cancelled",
+            "",
+            &format!("{leased} running tasks told to stop"),
+            Some(status),
+        ));
         leased
     }
 
     fn attachment(&self, task: &str, name: &str) -> Result<AttachmentBytes, CoordinatorError> {
-        let (si, ti) = self.locate(task).ok_or_else(|| CoordinatorError::UnknownTask(task.into()))?;
+        let (si, ti) = self
+            .locate(task)
+            .ok_or_else(|| CoordinatorError::UnknownTask(task.into()))?;
         let s = &self.sweeps[si];
         let plan = &s.tasks[ti].plan;
         let ds = &s.datasets[plan.bench as usize];
-        let items = if plan.phase == Phase::Train { &ds.train_items } else { &ds.items };
-        intake::attachment_bytes(&items[plan.item as usize], name).ok_or_else(|| CoordinatorError::UnknownAttachment {
-            task: task.into(),
-            name: name.into(),
+        let items = if plan.phase == Phase::Train {
+            &ds.train_items
+        } else {
+            &ds.items
+        };
+        intake::attachment_bytes(&items[plan.item as usize], name).ok_or_else(|| {
+            CoordinatorError::UnknownAttachment {
+                task: task.into(),
+                name: name.into(),
+            }
         })
     }
 
-    fn export_job(&self, si: usize) -> impl std::future::Future<Output = Result<PathBuf, CoordinatorError>> + Send + 'static {
+    fn export_job(
+        &self,
+        si: usize,
+    ) -> impl std::future::Future<Output = Result<PathBuf, CoordinatorError>> + Send + 'static {
         let s = &self.sweeps[si];
         let out = PathBuf::from(&s.record.out_dir);
         let results = s.results.clone();
@@ -1211,9 +1416,14 @@ impl State {
         let expected = s.tasks.len() as u64;
         async move {
             let out2 = out.clone();
-            tokio::task::spawn_blocking(move || outputs::write_all(&out2, &results, &attempts, expected))
-                .await
-                .map_err(|e| CoordinatorError::Output { path: out.display().to_string(), message: e.to_string() })??;
+            tokio::task::spawn_blocking(move || {
+                outputs::write_all(&out2, &results, &attempts, expected)
+            })
+            .await
+            .map_err(|e| CoordinatorError::Output {
+                path: out.display().to_string(),
+                message: e.to_string(),
+            })??;
             Ok(out)
         }
     }
@@ -1260,7 +1470,11 @@ impl State {
         }
         let open_train: u64 = s.train_open.values().sum();
         if !s.train_open.is_empty() {
-            st.phase = if open_train > 0 { "train".into() } else { "test".into() };
+            st.phase = if open_train > 0 {
+                "train".into()
+            } else {
+                "test".into()
+            };
         }
         st
     }
@@ -1283,14 +1497,22 @@ fn count_result(g: &mut Group, r: &ResultRecord) {
 
 fn requeue_front(s: &mut SweepState, ti: usize) {
     let p = &s.tasks[ti].plan;
-    if let Some(q) = s.queues.iter_mut().find(|q| q.backbone == p.backbone && q.arm == p.arm && q.phase == p.phase) {
+    if let Some(q) = s
+        .queues
+        .iter_mut()
+        .find(|q| q.backbone == p.backbone && q.arm == p.arm && q.phase == p.phase)
+    {
         q.ready.push_front(ti as u32);
     }
 }
 
 fn requeue_back(s: &mut SweepState, ti: usize) {
     let p = &s.tasks[ti].plan;
-    if let Some(q) = s.queues.iter_mut().find(|q| q.backbone == p.backbone && q.arm == p.arm && q.phase == p.phase) {
+    if let Some(q) = s
+        .queues
+        .iter_mut()
+        .find(|q| q.backbone == p.backbone && q.arm == p.arm && q.phase == p.phase)
+    {
         q.ready.push_back(ti as u32);
     }
 }
@@ -1313,7 +1535,11 @@ fn build_spec(s: &SweepState, plan: &PlannedTask, attempt: u32) -> TaskSpec {
     let cfg = &s.sweep.config;
     let bench = &cfg.benchmarks[plan.bench as usize];
     let ds = &s.datasets[plan.bench as usize];
-    let items = if plan.phase == Phase::Train { &ds.train_items } else { &ds.items };
+    let items = if plan.phase == Phase::Train {
+        &ds.train_items
+    } else {
+        &ds.items
+    };
     let item = &items[plan.item as usize];
     let arm = cfg.arms[plan.arm as usize].clone();
     let backbone = cfg.backbones[plan.backbone as usize].clone();
@@ -1321,8 +1547,16 @@ fn build_spec(s: &SweepState, plan: &PlannedTask, attempt: u32) -> TaskSpec {
     limits.max_steps = s.sweep.max_steps(&arm);
     let ns = namespace(&s.record.sweep_id, &arm.name, &backbone.name);
     let actions = match arm.accumulation {
-        Accumulation::Off => ActionAccess { namespace: ns, read: false, write: false },
-        Accumulation::Online => ActionAccess { namespace: ns, read: true, write: true },
+        Accumulation::Off => ActionAccess {
+            namespace: ns,
+            read: false,
+            write: false,
+        },
+        Accumulation::Online => ActionAccess {
+            namespace: ns,
+            read: true,
+            write: true,
+        },
         Accumulation::TrainThenTest => ActionAccess {
             namespace: ns,
             read: true,
@@ -1335,7 +1569,11 @@ fn build_spec(s: &SweepState, plan: &PlannedTask, attempt: u32) -> TaskSpec {
         sweep_id: s.record.sweep_id.clone(),
         benchmark: bench.display_name(),
         kind: bench.kind,
-        split: if plan.phase == Phase::Train { "train".into() } else { item.split.clone() },
+        split: if plan.phase == Phase::Train {
+            "train".into()
+        } else {
+            item.split.clone()
+        },
         item_id: item.id.clone(),
         prompt: herd_datasets::task_prompt(bench.kind, item),
         attachments,

@@ -40,8 +40,13 @@ max_attempts = 2
 
 const ONE_ARM: &str = "[[arms]]\nname = \"a\"";
 
-async fn start(dir: &std::path::Path, lease_ms: u64, hooks: Option<Arc<dyn ActionHooks>>) -> (Scheduler, Arc<dyn StateStore>) {
-    let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::open(&dir.join("state.redb")).await.unwrap());
+async fn start(
+    dir: &std::path::Path,
+    lease_ms: u64,
+    hooks: Option<Arc<dyn ActionHooks>>,
+) -> (Scheduler, Arc<dyn StateStore>) {
+    let store: Arc<dyn StateStore> =
+        Arc::new(EmbeddedStore::open(&dir.join("state.redb")).await.unwrap());
     let s = Scheduler::start(
         store.clone(),
         hooks,
@@ -57,10 +62,17 @@ async fn start(dir: &std::path::Path, lease_ms: u64, hooks: Option<Arc<dyn Actio
 }
 
 async fn submit(s: &Scheduler, dir: &std::path::Path, toml: String) -> String {
-    s.submit(toml, "t.toml".into(), PathBuf::from("."), Some(dir.join("out")), false, String::new())
-        .await
-        .unwrap()
-        .sweep_id
+    s.submit(
+        toml,
+        "t.toml".into(),
+        PathBuf::from("."),
+        Some(dir.join("out")),
+        false,
+        String::new(),
+    )
+    .await
+    .unwrap()
+    .sweep_id
 }
 
 fn outcome(end: EndReason, answer: Option<&str>) -> TaskOutcome {
@@ -103,9 +115,27 @@ async fn results_are_recorded_once_and_duplicates_are_kept_as_attempts() {
         assert!(!json.contains("\"gold"), "{json}");
     }
     let g = &grants[0];
-    let (d, _, _) = s.report(report("w1", &g.lease_id, &g.spec.key, 1, outcome(EndReason::Submitted, Some("x")))).await.unwrap();
+    let (d, _, _) = s
+        .report(report(
+            "w1",
+            &g.lease_id,
+            &g.spec.key,
+            1,
+            outcome(EndReason::Submitted, Some("x")),
+        ))
+        .await
+        .unwrap();
     assert_eq!(d, Disposition::Recorded);
-    let (d, msg, _) = s.report(report("w1", &g.lease_id, &g.spec.key, 1, outcome(EndReason::Submitted, Some("y")))).await.unwrap();
+    let (d, msg, _) = s
+        .report(report(
+            "w1",
+            &g.lease_id,
+            &g.spec.key,
+            1,
+            outcome(EndReason::Submitted, Some("y")),
+        ))
+        .await
+        .unwrap();
     assert_eq!(d, Disposition::Duplicate, "{msg}");
     let st = s.status(&id).await.unwrap();
     assert_eq!((st.done, st.running, st.total), (1, 2, 3));
@@ -118,18 +148,46 @@ async fn an_expired_lease_puts_the_task_back_and_a_late_report_still_counts_once
     let (s, _) = start(dir.path(), 300, None).await;
     let _id = submit(&s, dir.path(), sweep_toml("", ONE_ARM, "limit = 1")).await;
     let first = s.lease("w1", 1, Duration::ZERO).await.unwrap().remove(0);
-    assert!(s.lease("w2", 1, Duration::ZERO).await.unwrap().is_empty(), "leased tasks are not handed out twice");
+    assert!(
+        s.lease("w2", 1, Duration::ZERO).await.unwrap().is_empty(),
+        "leased tasks are not handed out twice"
+    );
     // No heartbeat: the lease expires and the task is leased again (a new attempt).
-    let second = s.lease("w2", 1, Duration::from_secs(3)).await.unwrap().remove(0);
+    let second = s
+        .lease("w2", 1, Duration::from_secs(3))
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(second.spec.key, first.spec.key);
     assert_eq!(second.spec.attempt, 2);
     // w1's heartbeat now learns the lease is lost.
-    let hb = s.heartbeat("w1", vec![first.lease_id.clone()]).await.unwrap();
+    let hb = s
+        .heartbeat("w1", vec![first.lease_id.clone()])
+        .await
+        .unwrap();
     assert_eq!(hb.lost, vec![first.lease_id.clone()]);
     // w1's late report arrives first: it is the result (work done is not thrown away).
-    let (d, _, _) = s.report(report("w1", &first.lease_id, &first.spec.key, 1, outcome(EndReason::Submitted, Some("a")))).await.unwrap();
+    let (d, _, _) = s
+        .report(report(
+            "w1",
+            &first.lease_id,
+            &first.spec.key,
+            1,
+            outcome(EndReason::Submitted, Some("a")),
+        ))
+        .await
+        .unwrap();
     assert_eq!(d, Disposition::Recorded);
-    let (d, _, _) = s.report(report("w2", &second.lease_id, &second.spec.key, 2, outcome(EndReason::Submitted, Some("b")))).await.unwrap();
+    let (d, _, _) = s
+        .report(report(
+            "w2",
+            &second.lease_id,
+            &second.spec.key,
+            2,
+            outcome(EndReason::Submitted, Some("b")),
+        ))
+        .await
+        .unwrap();
     assert_eq!(d, Disposition::Duplicate);
 }
 
@@ -144,7 +202,10 @@ async fn heartbeats_keep_a_lease_alive() {
         let hb = s.heartbeat("w1", vec![g.lease_id.clone()]).await.unwrap();
         assert!(hb.lost.is_empty() && hb.cancel.is_empty());
     }
-    assert!(s.lease("w2", 1, Duration::ZERO).await.unwrap().is_empty(), "a heartbeating lease is not re-leased");
+    assert!(
+        s.lease("w2", 1, Duration::ZERO).await.unwrap().is_empty(),
+        "a heartbeating lease is not re-leased"
+    );
     // Another worker cannot extend it.
     let hb = s.heartbeat("w2", vec![g.lease_id.clone()]).await.unwrap();
     assert_eq!(hb.lost.len(), 1);
@@ -156,15 +217,37 @@ async fn errors_are_retried_then_recorded_failed_with_the_last_error() {
     let (s, _) = start(dir.path(), 10_000, None).await;
     let id = submit(&s, dir.path(), sweep_toml("", ONE_ARM, "limit = 1")).await;
     let g = s.lease("w1", 1, Duration::ZERO).await.unwrap().remove(0);
-    let (d, _, _) = s.report(report("w1", &g.lease_id, &g.spec.key, 1, outcome(EndReason::Error, None))).await.unwrap();
+    let (d, _, _) = s
+        .report(report(
+            "w1",
+            &g.lease_id,
+            &g.spec.key,
+            1,
+            outcome(EndReason::Error, None),
+        ))
+        .await
+        .unwrap();
     assert_eq!(d, Disposition::Requeued);
     let g = s.lease("w1", 1, Duration::ZERO).await.unwrap().remove(0);
     assert_eq!(g.spec.attempt, 2);
-    let (d, msg, _) = s.report(report("w1", &g.lease_id, &g.spec.key, 2, outcome(EndReason::Error, None))).await.unwrap();
+    let (d, msg, _) = s
+        .report(report(
+            "w1",
+            &g.lease_id,
+            &g.spec.key,
+            2,
+            outcome(EndReason::Error, None),
+        ))
+        .await
+        .unwrap();
     assert_eq!(d, Disposition::Failed, "{msg}");
     assert!(msg.contains("server down"));
     let st = s.status(&id).await.unwrap();
-    assert_eq!((st.done, st.failed, st.scored), (1, 1, 0), "a failed task is not a wrong answer");
+    assert_eq!(
+        (st.done, st.failed, st.scored),
+        (1, 1, 0),
+        "a failed task is not a wrong answer"
+    );
 }
 
 #[tokio::test]
@@ -173,7 +256,13 @@ async fn a_handed_back_task_is_requeued_without_spending_an_attempt() {
     let (s, _) = start(dir.path(), 10_000, None).await;
     submit(&s, dir.path(), sweep_toml("", ONE_ARM, "limit = 1")).await;
     let g = s.lease("w1", 1, Duration::ZERO).await.unwrap().remove(0);
-    let mut r = report("w1", &g.lease_id, &g.spec.key, 1, outcome(EndReason::Cancelled, None));
+    let mut r = report(
+        "w1",
+        &g.lease_id,
+        &g.spec.key,
+        1,
+        outcome(EndReason::Cancelled, None),
+    );
     r.hand_back = true;
     let (d, _, _) = s.report(r).await.unwrap();
     assert_eq!(d, Disposition::Released);
@@ -186,13 +275,34 @@ async fn a_handed_back_task_is_requeued_without_spending_an_attempt() {
 async fn the_per_backbone_concurrency_cap_holds() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _) = start(dir.path(), 10_000, None).await;
-    submit(&s, dir.path(), sweep_toml("max_concurrency = 2", "[[arms]]\nname = \"a\"\n[[arms]]\nname = \"c\"", "")).await;
+    submit(
+        &s,
+        dir.path(),
+        sweep_toml(
+            "max_concurrency = 2",
+            "[[arms]]\nname = \"a\"\n[[arms]]\nname = \"c\"",
+            "",
+        ),
+    )
+    .await;
     let a = s.lease("w1", 5, Duration::ZERO).await.unwrap();
     let b = s.lease("w2", 5, Duration::ZERO).await.unwrap();
     assert_eq!(a.len() + b.len(), 2);
     let g = &a[0];
-    s.report(report("w1", &g.lease_id, &g.spec.key, 1, outcome(EndReason::Submitted, Some("1")))).await.unwrap();
-    assert_eq!(s.lease("w2", 5, Duration::ZERO).await.unwrap().len(), 1, "a finished task frees one place");
+    s.report(report(
+        "w1",
+        &g.lease_id,
+        &g.spec.key,
+        1,
+        outcome(EndReason::Submitted, Some("1")),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        s.lease("w2", 5, Duration::ZERO).await.unwrap().len(),
+        1,
+        "a finished task frees one place"
+    );
 }
 
 #[tokio::test]
@@ -228,18 +338,35 @@ async fn train_then_test_runs_the_training_split_first_then_freezes() {
     let hooks = Arc::new(Frozen::default());
     let (s, _) = start(dir.path(), 10_000, Some(hooks.clone())).await;
     let arms = "[[arms]]\nname = \"ttt\"\naccumulation = \"train-then-test\"";
-    let id = submit(&s, dir.path(), sweep_toml("", arms, "limit = 2\n[benchmarks.train]\nlimit = 2")).await;
+    let id = submit(
+        &s,
+        dir.path(),
+        sweep_toml("", arms, "limit = 2\n[benchmarks.train]\nlimit = 2"),
+    )
+    .await;
     let st = s.status(&id).await.unwrap();
     assert_eq!(st.total, 4);
     assert_eq!(st.phase, "train");
     let train = s.lease("w", 10, Duration::ZERO).await.unwrap();
-    assert_eq!(train.len(), 2, "only the training split is leasable before the barrier");
+    assert_eq!(
+        train.len(),
+        2,
+        "only the training split is leasable before the barrier"
+    );
     for g in &train {
         assert_eq!(g.spec.split, "train");
         assert!(g.spec.actions.write && g.spec.actions.read);
     }
     for g in &train {
-        s.report(report("w", &g.lease_id, &g.spec.key, 1, outcome(EndReason::Submitted, Some("1")))).await.unwrap();
+        s.report(report(
+            "w",
+            &g.lease_id,
+            &g.spec.key,
+            1,
+            outcome(EndReason::Submitted, Some("1")),
+        ))
+        .await
+        .unwrap();
     }
     let test = s.lease("w", 10, Duration::from_secs(3)).await.unwrap();
     assert_eq!(test.len(), 2);
@@ -258,20 +385,56 @@ async fn state_survives_a_restart() {
         let (s, _) = start(dir.path(), 10_000, None).await;
         let id = submit(&s, dir.path(), sweep_toml("", ONE_ARM, "")).await;
         let g = s.lease("w1", 2, Duration::ZERO).await.unwrap();
-        s.report(report("w1", &g[0].lease_id, &g[0].spec.key, 1, outcome(EndReason::Submitted, Some("x")))).await.unwrap();
+        s.report(report(
+            "w1",
+            &g[0].lease_id,
+            &g[0].spec.key,
+            1,
+            outcome(EndReason::Submitted, Some("x")),
+        ))
+        .await
+        .unwrap();
         (id, g[1].spec.key.clone())
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (s, _) = start(dir.path(), 10_000, None).await;
     let st = s.status(&id).await.unwrap();
-    assert_eq!((st.done, st.running, st.total), (1, 1, 3), "the result and the live lease came back");
+    assert_eq!(
+        (st.done, st.running, st.total),
+        (1, 1, 3),
+        "the result and the live lease came back"
+    );
     let g = s.lease("w2", 5, Duration::ZERO).await.unwrap();
-    assert_eq!(g.len(), 1, "the leased task is not handed out again while its lease lives");
+    assert_eq!(
+        g.len(),
+        1,
+        "the leased task is not handed out again while its lease lives"
+    );
     assert_ne!(g[0].spec.key, key);
     // Resubmitting without resume is refused; with resume it continues.
     let toml = sweep_toml("", ONE_ARM, "");
-    let err = s.submit(toml.clone(), "t.toml".into(), PathBuf::from("."), None, false, String::new()).await.unwrap_err();
+    let err = s
+        .submit(
+            toml.clone(),
+            "t.toml".into(),
+            PathBuf::from("."),
+            None,
+            false,
+            String::new(),
+        )
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
-    let r = s.submit(toml, "t.toml".into(), PathBuf::from("."), None, true, String::new()).await.unwrap();
+    let r = s
+        .submit(
+            toml,
+            "t.toml".into(),
+            PathBuf::from("."),
+            None,
+            true,
+            String::new(),
+        )
+        .await
+        .unwrap();
     assert!(r.resumed);
 }

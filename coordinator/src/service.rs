@@ -12,8 +12,8 @@ use herd_core::outcome::TaskOutcome;
 use herd_proto::v1::control_service_server::{ControlService, ControlServiceServer};
 use herd_proto::v1::worker_service_server::{WorkerService, WorkerServiceServer};
 use herd_proto::v1::*;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_stream::StreamExt;
+use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{info, warn};
 
@@ -22,7 +22,11 @@ use crate::scheduler::{Report, Scheduler};
 /// Action-store calls served to workers (`retrieve`, `store`, `size`, …), JSON in and out.
 #[async_trait::async_trait]
 pub trait ActionBackend: Send + Sync {
-    async fn call(&self, method: &str, body: serde_json::Value) -> Result<serde_json::Value, String>;
+    async fn call(
+        &self,
+        method: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, String>;
 }
 
 /// Checks `authorization: Bearer <token>` on every call when a token is set.
@@ -77,7 +81,10 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'stati
 
 #[tonic::async_trait]
 impl WorkerService for WorkerApi {
-    async fn register(&self, req: Request<RegisterRequest>) -> Result<Response<RegisterResponse>, Status> {
+    async fn register(
+        &self,
+        req: Request<RegisterRequest>,
+    ) -> Result<Response<RegisterResponse>, Status> {
         self.auth.check(req.metadata())?;
         let r = req.into_inner();
         info!(worker = %r.worker_id, host = %r.hostname, slots = r.slots, caps = ?r.capabilities, "worker registered");
@@ -89,14 +96,21 @@ impl WorkerService for WorkerApi {
         }))
     }
 
-    async fn lease_tasks(&self, req: Request<LeaseRequest>) -> Result<Response<LeaseResponse>, Status> {
+    async fn lease_tasks(
+        &self,
+        req: Request<LeaseRequest>,
+    ) -> Result<Response<LeaseResponse>, Status> {
         self.auth.check(req.metadata())?;
         let r = req.into_inner();
         let wait = Duration::from_millis(r.wait_ms.min(30_000));
-        let grants = self.scheduler.lease(&r.worker_id, r.max_tasks.max(1), wait).await?;
+        let grants = self
+            .scheduler
+            .lease(&r.worker_id, r.max_tasks.max(1), wait)
+            .await?;
         let mut leases = Vec::with_capacity(grants.len());
         for g in grants {
-            let spec_json = serde_json::to_vec(&g.spec).map_err(|e| Status::internal(e.to_string()))?;
+            let spec_json =
+                serde_json::to_vec(&g.spec).map_err(|e| Status::internal(e.to_string()))?;
             leases.push(Lease {
                 lease_id: g.lease_id,
                 task_key: g.spec.key.clone(),
@@ -144,7 +158,10 @@ impl WorkerService for WorkerApi {
         Ok(Response::new(out))
     }
 
-    async fn report_result(&self, req: Request<ReportRequest>) -> Result<Response<ReportResponse>, Status> {
+    async fn report_result(
+        &self,
+        req: Request<ReportRequest>,
+    ) -> Result<Response<ReportResponse>, Status> {
         self.auth.check(req.metadata())?;
         let r = req.into_inner();
         let outcome: TaskOutcome = serde_json::from_slice(&r.outcome_json).map_err(|e| {
@@ -162,9 +179,13 @@ impl WorkerService for WorkerApi {
                 hand_back: r.hand_back,
             })
             .await?;
-        if matches!(disposition, Disposition::Recorded | Disposition::Failed) && !trajectory.is_empty() {
+        if matches!(disposition, Disposition::Recorded | Disposition::Failed)
+            && !trajectory.is_empty()
+        {
             let key = r.task_key.clone();
-            let res = tokio::task::spawn_blocking(move || write_trajectory(&out_dir, &key, &trajectory)).await;
+            let res =
+                tokio::task::spawn_blocking(move || write_trajectory(&out_dir, &key, &trajectory))
+                    .await;
             if let Ok(Err(e)) | Err(e) = res.map_err(|e| std::io::Error::other(e.to_string())) {
                 warn!(task = %r.task_key, error = %e, "failed to write trajectory");
             }
@@ -198,7 +219,11 @@ impl WorkerService for WorkerApi {
                     data: bytes[offset..end].to_vec(),
                     offset: offset as u64,
                     total_size: total,
-                    sha256: if offset == 0 { sha.clone() } else { String::new() },
+                    sha256: if offset == 0 {
+                        sha.clone()
+                    } else {
+                        String::new()
+                    },
                 };
                 if tx.send(Ok(chunk)).await.is_err() {
                     break;
@@ -212,14 +237,20 @@ impl WorkerService for WorkerApi {
         Ok(Response::new(out))
     }
 
-    async fn action_call(&self, req: Request<ActionRequest>) -> Result<Response<ActionResponse>, Status> {
+    async fn action_call(
+        &self,
+        req: Request<ActionRequest>,
+    ) -> Result<Response<ActionResponse>, Status> {
         self.auth.check(req.metadata())?;
         let r = req.into_inner();
         let Some(actions) = &self.actions else {
-            return Err(Status::failed_precondition("this coordinator hosts no action store"));
+            return Err(Status::failed_precondition(
+                "this coordinator hosts no action store",
+            ));
         };
-        let body: serde_json::Value = serde_json::from_slice(&r.body_json)
-            .map_err(|e| Status::invalid_argument(format!("malformed action call `{}`: {e}", r.method)))?;
+        let body: serde_json::Value = serde_json::from_slice(&r.body_json).map_err(|e| {
+            Status::invalid_argument(format!("malformed action call `{}`: {e}", r.method))
+        })?;
         let out = actions
             .call(&r.method, body)
             .await
@@ -243,10 +274,17 @@ pub fn write_trajectory(dir: &std::path::Path, key: &str, json: &[u8]) -> std::i
 
 #[tonic::async_trait]
 impl ControlService for ControlApi {
-    async fn submit_sweep(&self, req: Request<SubmitSweepRequest>) -> Result<Response<SubmitSweepResponse>, Status> {
+    async fn submit_sweep(
+        &self,
+        req: Request<SubmitSweepRequest>,
+    ) -> Result<Response<SubmitSweepResponse>, Status> {
         self.auth.check(req.metadata())?;
         let r = req.into_inner();
-        let origin = if r.origin.is_empty() { "sweep.toml".to_string() } else { r.origin };
+        let origin = if r.origin.is_empty() {
+            "sweep.toml".to_string()
+        } else {
+            r.origin
+        };
         let s = self
             .scheduler
             .submit(
@@ -265,12 +303,20 @@ impl ControlService for ControlApi {
         }))
     }
 
-    async fn get_sweep(&self, req: Request<GetSweepRequest>) -> Result<Response<SweepStatus>, Status> {
+    async fn get_sweep(
+        &self,
+        req: Request<GetSweepRequest>,
+    ) -> Result<Response<SweepStatus>, Status> {
         self.auth.check(req.metadata())?;
-        Ok(Response::new(self.scheduler.status(&req.into_inner().sweep_id).await?))
+        Ok(Response::new(
+            self.scheduler.status(&req.into_inner().sweep_id).await?,
+        ))
     }
 
-    async fn list_sweeps(&self, req: Request<ListSweepsRequest>) -> Result<Response<ListSweepsResponse>, Status> {
+    async fn list_sweeps(
+        &self,
+        req: Request<ListSweepsRequest>,
+    ) -> Result<Response<ListSweepsResponse>, Status> {
         self.auth.check(req.metadata())?;
         Ok(Response::new(ListSweepsResponse {
             sweeps: self.scheduler.list().await?,
@@ -279,7 +325,10 @@ impl ControlService for ControlApi {
 
     type WatchSweepStream = BoxStream<SweepEvent>;
 
-    async fn watch_sweep(&self, req: Request<WatchSweepRequest>) -> Result<Response<Self::WatchSweepStream>, Status> {
+    async fn watch_sweep(
+        &self,
+        req: Request<WatchSweepRequest>,
+    ) -> Result<Response<Self::WatchSweepStream>, Status> {
         self.auth.check(req.metadata())?;
         let id = req.into_inner().sweep_id;
         let (snapshot, mut rx) = self.scheduler.watch(&id).await?;
@@ -314,10 +363,15 @@ impl ControlService for ControlApi {
         Ok(Response::new(out))
     }
 
-    async fn cancel_sweep(&self, req: Request<CancelSweepRequest>) -> Result<Response<CancelSweepResponse>, Status> {
+    async fn cancel_sweep(
+        &self,
+        req: Request<CancelSweepRequest>,
+    ) -> Result<Response<CancelSweepResponse>, Status> {
         self.auth.check(req.metadata())?;
         let n = self.scheduler.cancel(&req.into_inner().sweep_id).await?;
-        Ok(Response::new(CancelSweepResponse { cancelled_leases: n }))
+        Ok(Response::new(CancelSweepResponse {
+            cancelled_leases: n,
+        }))
     }
 }
 
@@ -372,7 +426,10 @@ pub async fn serve(
     if let Some(tls) = tls {
         let cert = std::fs::read(&tls.cert).unwrap_or_default();
         let key = std::fs::read(&tls.key).unwrap_or_default();
-        builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(tonic::transport::Identity::from_pem(cert, key)))?;
+        builder = builder.tls_config(
+            tonic::transport::ServerTlsConfig::new()
+                .identity(tonic::transport::Identity::from_pem(cert, key)),
+        )?;
     }
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     info!(addr = ?addr, "coordinator listening");

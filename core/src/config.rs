@@ -677,7 +677,10 @@ impl SweepConfig {
                 (_, Some("builtin")) => {
                     return Err(bad(
                         &format!("{key}.source"),
-                        &format!("`builtin` is only for `herd-mini`, not `{}`", b.kind.as_str()),
+                        &format!(
+                            "`builtin` is only for `herd-mini`, not `{}`",
+                            b.kind.as_str()
+                        ),
                         "set `source` to a local path or `hf://owner/dataset`",
                     ));
                 }
@@ -783,7 +786,11 @@ impl SweepConfig {
             return Err(bad("limits.wall_time_secs", "is 0", "set it to 1 or more"));
         }
         if l.cell_timeout_secs == 0 {
-            return Err(bad("limits.cell_timeout_secs", "is 0", "set it to 1 or more"));
+            return Err(bad(
+                "limits.cell_timeout_secs",
+                "is 0",
+                "set it to 1 or more",
+            ));
         }
         if l.max_attempts == 0 {
             return Err(bad("limits.max_attempts", "is 0", "set it to 1 or more"));
@@ -798,20 +805,40 @@ impl SweepConfig {
         if let Some(c) = l.max_cost_usd
             && c <= 0.0
         {
-            return Err(bad("limits.max_cost_usd", "is not positive", "set a positive dollar amount or remove it"));
+            return Err(bad(
+                "limits.max_cost_usd",
+                "is not positive",
+                "set a positive dollar amount or remove it",
+            ));
         }
         let s = &self.sandbox;
         if s.memory_mb < 64 {
-            return Err(bad("sandbox.memory_mb", "is below 64", "give the sandbox at least 256 MB"));
+            return Err(bad(
+                "sandbox.memory_mb",
+                "is below 64",
+                "give the sandbox at least 256 MB",
+            ));
         }
         if s.cpus <= 0.0 {
-            return Err(bad("sandbox.cpus", "is not positive", "set e.g. `cpus = 1.0`"));
+            return Err(bad(
+                "sandbox.cpus",
+                "is not positive",
+                "set e.g. `cpus = 1.0`",
+            ));
         }
         if s.pids_limit < 16 {
-            return Err(bad("sandbox.pids_limit", "is below 16, too few for Python", "set e.g. `pids_limit = 256`"));
+            return Err(bad(
+                "sandbox.pids_limit",
+                "is below 16, too few for Python",
+                "set e.g. `pids_limit = 256`",
+            ));
         }
         if s.max_starts_per_second <= 0.0 {
-            return Err(bad("sandbox.max_starts_per_second", "is not positive", "set e.g. `max_starts_per_second = 4`"));
+            return Err(bad(
+                "sandbox.max_starts_per_second",
+                "is not positive",
+                "set e.g. `max_starts_per_second = 4`",
+            ));
         }
         let sc = &self.scheduler;
         if sc.heartbeat_secs == 0 || sc.lease_secs <= sc.heartbeat_secs {
@@ -893,35 +920,131 @@ name = "base"
             ("name = \"\"", "name", "is empty"),
             ("name = \"a b\"", "name", "characters other than"),
             ("epochs = 0", "epochs", "is 0"),
-            ("[[benchmarks]]\nkind = \"herd-mini\"", "benchmarks[1].name", "used twice"),
-            ("[[benchmarks]]\nkind = \"math\"\nname = \"m\"", "benchmarks[1].source", "is missing"),
-            ("[[benchmarks]]\nkind = \"math\"\nname = \"m\"\nsource = \"builtin\"", "benchmarks[1].source", "only for `herd-mini`"),
-            ("[[benchmarks]]\nkind = \"herd-mini\"\nname = \"m\"\nlimit = 0", "benchmarks[1].limit", "is 0"),
-            ("[[benchmarks]]\nkind = \"herd-mini\"\nname = \"m\"\nsample = \"stratified\"", "benchmarks[1].stratify_by", "is missing"),
-            ("[[benchmarks]]\nkind = \"herd-mini\"\nname = \"m\"\nshard = \"4/4\"", "benchmarks[1].shard", "K/N"),
-            ("[[backbones]]\nname = \"local\"\nprovider = \"local\"\nmodel = \"x\"", "backbones[1].name", "used twice"),
-            ("[[backbones]]\nname = \"o\"\nmodel = \"gpt\"", "backbones[1].base_url", "is missing"),
-            ("[[backbones]]\nname = \"o\"\nmodel = \"gpt\"\nbase_url = \"ftp://x\"", "backbones[1].base_url", "not an http(s) URL"),
-            ("[[backbones]]\nname = \"o\"\nprovider = \"local\"\nmodel = \"x\"\ntemperature = 3.0", "backbones[1].temperature", "outside 0..=2"),
-            ("[[backbones]]\nname = \"o\"\nprovider = \"local\"\nmodel = \"x\"\nmax_concurrency = 0", "backbones[1].max_concurrency", "is 0"),
-            ("[[backbones]]\nname = \"o\"\nprovider = \"local\"\nmodel = \"x\"\napi_key_env = \"sk-abc\"", "backbones[1].api_key_env", "looks like a key"),
-            ("[[backbones]]\nname = \"o\"\nprovider = \"local\"\nmodel = \"x\"\n[backbones.price]\nprompt_per_mtok = -1.0", "backbones[1].price", "negative"),
+            (
+                "[[benchmarks]]\nkind = \"herd-mini\"",
+                "benchmarks[1].name",
+                "used twice",
+            ),
+            (
+                "[[benchmarks]]\nkind = \"math\"\nname = \"m\"",
+                "benchmarks[1].source",
+                "is missing",
+            ),
+            (
+                "[[benchmarks]]\nkind = \"math\"\nname = \"m\"\nsource = \"builtin\"",
+                "benchmarks[1].source",
+                "only for `herd-mini`",
+            ),
+            (
+                "[[benchmarks]]\nkind = \"herd-mini\"\nname = \"m\"\nlimit = 0",
+                "benchmarks[1].limit",
+                "is 0",
+            ),
+            (
+                "[[benchmarks]]\nkind = \"herd-mini\"\nname = \"m\"\nsample = \"stratified\"",
+                "benchmarks[1].stratify_by",
+                "is missing",
+            ),
+            (
+                "[[benchmarks]]\nkind = \"herd-mini\"\nname = \"m\"\nshard = \"4/4\"",
+                "benchmarks[1].shard",
+                "K/N",
+            ),
+            (
+                "[[backbones]]\nname = \"local\"\nprovider = \"local\"\nmodel = \"x\"",
+                "backbones[1].name",
+                "used twice",
+            ),
+            (
+                "[[backbones]]\nname = \"o\"\nmodel = \"gpt\"",
+                "backbones[1].base_url",
+                "is missing",
+            ),
+            (
+                "[[backbones]]\nname = \"o\"\nmodel = \"gpt\"\nbase_url = \"ftp://x\"",
+                "backbones[1].base_url",
+                "not an http(s) URL",
+            ),
+            (
+                "[[backbones]]\nname = \"o\"\nprovider = \"local\"\nmodel = \"x\"\ntemperature = 3.0",
+                "backbones[1].temperature",
+                "outside 0..=2",
+            ),
+            (
+                "[[backbones]]\nname = \"o\"\nprovider = \"local\"\nmodel = \"x\"\nmax_concurrency = 0",
+                "backbones[1].max_concurrency",
+                "is 0",
+            ),
+            (
+                "[[backbones]]\nname = \"o\"\nprovider = \"local\"\nmodel = \"x\"\napi_key_env = \"sk-abc\"",
+                "backbones[1].api_key_env",
+                "looks like a key",
+            ),
+            (
+                "[[backbones]]\nname = \"o\"\nprovider = \"local\"\nmodel = \"x\"\n[backbones.price]\nprompt_per_mtok = -1.0",
+                "backbones[1].price",
+                "negative",
+            ),
             ("[[arms]]\nname = \"base\"", "arms[1].name", "used twice"),
-            ("[[arms]]\nname = \"b\"\nmax_steps = 0", "arms[1].max_steps", "is 0"),
-            ("[[arms]]\nname = \"b\"\naccumulation = \"online\"\nretrieval_k = 0", "arms[1].retrieval_k", "no action could be retrieved"),
-            ("[[arms]]\nname = \"b\"\naccumulation = \"train-then-test\"", "arms[1].accumulation", "no benchmark has a `train` split"),
+            (
+                "[[arms]]\nname = \"b\"\nmax_steps = 0",
+                "arms[1].max_steps",
+                "is 0",
+            ),
+            (
+                "[[arms]]\nname = \"b\"\naccumulation = \"online\"\nretrieval_k = 0",
+                "arms[1].retrieval_k",
+                "no action could be retrieved",
+            ),
+            (
+                "[[arms]]\nname = \"b\"\naccumulation = \"train-then-test\"",
+                "arms[1].accumulation",
+                "no benchmark has a `train` split",
+            ),
             ("[limits]\nmax_steps = 0", "limits.max_steps", "is 0"),
-            ("[limits]\nwall_time_secs = 0", "limits.wall_time_secs", "is 0"),
-            ("[limits]\ncell_timeout_secs = 0", "limits.cell_timeout_secs", "is 0"),
+            (
+                "[limits]\nwall_time_secs = 0",
+                "limits.wall_time_secs",
+                "is 0",
+            ),
+            (
+                "[limits]\ncell_timeout_secs = 0",
+                "limits.cell_timeout_secs",
+                "is 0",
+            ),
             ("[limits]\nmax_attempts = 0", "limits.max_attempts", "is 0"),
-            ("[limits]\nobservation_chars = 10", "limits.observation_chars", "below 200"),
-            ("[limits]\nmax_cost_usd = 0.0", "limits.max_cost_usd", "not positive"),
+            (
+                "[limits]\nobservation_chars = 10",
+                "limits.observation_chars",
+                "below 200",
+            ),
+            (
+                "[limits]\nmax_cost_usd = 0.0",
+                "limits.max_cost_usd",
+                "not positive",
+            ),
             ("[sandbox]\nmemory_mb = 8", "sandbox.memory_mb", "below 64"),
             ("[sandbox]\ncpus = 0.0", "sandbox.cpus", "not positive"),
-            ("[sandbox]\npids_limit = 2", "sandbox.pids_limit", "below 16"),
-            ("[sandbox]\nmax_starts_per_second = 0.0", "sandbox.max_starts_per_second", "not positive"),
-            ("[scheduler]\nlease_secs = 5\nheartbeat_secs = 5", "scheduler.lease_secs", "does not outlive"),
-            ("[stores.embedder]\nkind = \"bert\"", "stores.embedder.kind", "not a known embedder"),
+            (
+                "[sandbox]\npids_limit = 2",
+                "sandbox.pids_limit",
+                "below 16",
+            ),
+            (
+                "[sandbox]\nmax_starts_per_second = 0.0",
+                "sandbox.max_starts_per_second",
+                "not positive",
+            ),
+            (
+                "[scheduler]\nlease_secs = 5\nheartbeat_secs = 5",
+                "scheduler.lease_secs",
+                "does not outlive",
+            ),
+            (
+                "[stores.embedder]\nkind = \"bert\"",
+                "stores.embedder.kind",
+                "not a known embedder",
+            ),
         ];
         let mut seen = std::collections::HashSet::new();
         for (edit, key, words) in cases {
@@ -936,15 +1059,23 @@ name = "base"
             let err = check(&text).expect_err(edit);
             let msg = err.to_string();
             match &err {
-                ConfigError::Invalid { key: k, path, fix, .. } => {
+                ConfigError::Invalid {
+                    key: k, path, fix, ..
+                } => {
                     assert_eq!(k, key, "case `{edit}`: {msg}");
                     assert_eq!(path, "sweep.toml");
                     assert!(!fix.is_empty());
                 }
                 other => panic!("case `{edit}`: expected an invalid-key error, got {other}"),
             }
-            assert!(msg.contains(words), "case `{edit}`: `{msg}` lacks `{words}`");
-            assert!(seen.insert(msg.clone()), "case `{edit}` repeats another's message: {msg}");
+            assert!(
+                msg.contains(words),
+                "case `{edit}`: `{msg}` lacks `{words}`"
+            );
+            assert!(
+                seen.insert(msg.clone()),
+                "case `{edit}` repeats another's message: {msg}"
+            );
         }
     }
 
@@ -953,7 +1084,11 @@ name = "base"
         let err = check(&format!("colour = 1\n{GOOD}")).unwrap_err();
         assert!(matches!(err, ConfigError::Parse { .. }));
         assert!(err.to_string().contains("colour"), "{err}");
-        let err = check(&GOOD.replace("[[arms]]\nname = \"base\"", "[[arms]]\nname = \"base\"\naccumulation = \"sometimes\"")).unwrap_err();
+        let err = check(&GOOD.replace(
+            "[[arms]]\nname = \"base\"",
+            "[[arms]]\nname = \"base\"\naccumulation = \"sometimes\"",
+        ))
+        .unwrap_err();
         assert!(err.to_string().contains("sometimes"), "{err}");
         let err = check("name = 3").unwrap_err();
         assert!(err.to_string().contains("sweep.toml"), "{err}");

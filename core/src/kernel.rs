@@ -91,7 +91,9 @@ pub trait CodeSession: Send {
     /// re-declares them after a kernel restart. The default refuses: a sandbox must opt in.
     async fn define_host_functions(&mut self, names: &[String]) -> Result<(), SessionError> {
         let _ = names;
-        Err(SessionError::Protocol("this sandbox does not support host functions".into()))
+        Err(SessionError::Protocol(
+            "this sandbox does not support host functions".into(),
+        ))
     }
     /// Writes a file into the task's workspace; returns its path as the kernel sees it.
     async fn put_file(&mut self, name: &str, bytes: &[u8]) -> Result<String, SessionError>;

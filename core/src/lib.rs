@@ -11,5 +11,5 @@ pub mod trajectory;
 
 pub use config::{ConfigError, Sweep, SweepConfig};
 pub use outcome::{EndReason, TaskMetrics, TaskOutcome};
-pub use result::{AttemptRecord, ResultRecord, Status, HERD_VERSION};
-pub use task::{task_key, TaskSpec};
+pub use result::{AttemptRecord, HERD_VERSION, ResultRecord, Status};
+pub use task::{TaskSpec, task_key};

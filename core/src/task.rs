@@ -9,7 +9,14 @@ use crate::config::{ArmConfig, BackboneConfig, BenchmarkKind, LimitsConfig, Sand
 ///
 /// The same sweep config always yields the same keys, so `--resume` and re-runs find
 /// finished tasks.
-pub fn task_key(benchmark: &str, split: &str, item_id: &str, backbone: &str, arm: &str, epoch: u32) -> String {
+pub fn task_key(
+    benchmark: &str,
+    split: &str,
+    item_id: &str,
+    backbone: &str,
+    arm: &str,
+    epoch: u32,
+) -> String {
     let mut h = Sha256::new();
     for part in [benchmark, split, item_id, backbone, arm] {
         h.update((part.len() as u64).to_le_bytes());

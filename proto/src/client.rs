@@ -57,7 +57,11 @@ pub fn channel(url: &str, ca_pem: Option<&[u8]>) -> Result<Channel, String> {
 }
 
 /// A worker-service client.
-pub fn worker_client(url: &str, token: Option<&str>, ca_pem: Option<&[u8]>) -> Result<WorkerClient, String> {
+pub fn worker_client(
+    url: &str,
+    token: Option<&str>,
+    ca_pem: Option<&[u8]>,
+) -> Result<WorkerClient, String> {
     Ok(
         WorkerServiceClient::with_interceptor(channel(url, ca_pem)?, TokenInterceptor::new(token))
             .max_decoding_message_size(256 * 1024 * 1024)
@@ -66,6 +70,13 @@ pub fn worker_client(url: &str, token: Option<&str>, ca_pem: Option<&[u8]>) -> R
 }
 
 /// A control-service client.
-pub fn control_client(url: &str, token: Option<&str>, ca_pem: Option<&[u8]>) -> Result<ControlClient, String> {
-    Ok(ControlServiceClient::with_interceptor(channel(url, ca_pem)?, TokenInterceptor::new(token)))
+pub fn control_client(
+    url: &str,
+    token: Option<&str>,
+    ca_pem: Option<&[u8]>,
+) -> Result<ControlClient, String> {
+    Ok(ControlServiceClient::with_interceptor(
+        channel(url, ca_pem)?,
+        TokenInterceptor::new(token),
+    ))
 }

@@ -5,8 +5,8 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The `herd` binary built beside this test executable (`target/<profile>/herd`).
@@ -117,7 +117,12 @@ pub fn herd(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
 }
 
 /// Polls `herd status --json` until `done == total` or the timeout; returns the last status.
-pub fn wait_done(url: &str, sweep: &str, token: Option<&str>, timeout: Duration) -> serde_json::Value {
+pub fn wait_done(
+    url: &str,
+    sweep: &str,
+    token: Option<&str>,
+    timeout: Duration,
+) -> serde_json::Value {
     let end = Instant::now() + timeout;
     let env: Vec<(&str, &str)> = token.map(|t| vec![("HERD_TOKEN", t)]).unwrap_or_default();
     let mut last = serde_json::Value::Null;
@@ -276,9 +281,11 @@ impl Redis {
             .spawn()
             .expect("redis-server is missing: run scripts/setup-redis.sh");
         let url = format!("redis://127.0.0.1:{port}/0");
-        wait_until("redis to accept connections", Duration::from_secs(10), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
+        wait_until(
+            "redis to accept connections",
+            Duration::from_secs(10),
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        );
         Redis { url, child }
     }
 }

@@ -19,8 +19,8 @@ use herd_sandbox::{SandboxProvider, TaskLabels};
 use parking_lot::Mutex;
 use tracing::warn;
 
-use crate::agent::{run_task, ActionSource, ActionView, AgentDeps, NoActions, TokioClock};
-use crate::runtime::{failure, ActionClient, TaskContext, TaskRunner};
+use crate::agent::{ActionSource, ActionView, AgentDeps, NoActions, TokioClock, run_task};
+use crate::runtime::{ActionClient, TaskContext, TaskRunner, failure};
 use crate::tools::{ToolBox, ToolEnv};
 
 /// How a worker process runs tasks.
@@ -39,7 +39,9 @@ impl RunnerOptions {
         RunnerOptions {
             worker_id: format!("worker-{}", std::process::id()),
             work_dir: dir.to_path_buf(),
-            redis_url: std::env::var("HERD_REDIS_URL").ok().filter(|s| !s.is_empty()),
+            redis_url: std::env::var("HERD_REDIS_URL")
+                .ok()
+                .filter(|s| !s.is_empty()),
         }
     }
 }
@@ -57,24 +59,34 @@ pub struct AgentRunner {
 
 impl AgentRunner {
     pub async fn new(opts: RunnerOptions) -> Result<Arc<dyn TaskRunner>, String> {
-        let (cache, limiter): (Option<Arc<dyn ResponseCache>>, Option<Arc<dyn herd_llm::RateLimiter>>) =
-            match &opts.redis_url {
-                Some(url) => (
-                    Some(Arc::new(herd_llm::RedisResponseCache::connect(url).await.map_err(|e| e.to_string())?)),
-                    Some(Arc::new(herd_llm::RedisRateLimiter::connect(url).await.map_err(|e| e.to_string())?)),
-                ),
-                None => {
-                    let path = opts.work_dir.join("llm-cache.redb");
-                    let cache = match herd_llm::RedbResponseCache::open_async(&path).await {
-                        Ok(c) => Some(Arc::new(c) as Arc<dyn ResponseCache>),
-                        Err(e) => {
-                            warn!(path = %path.display(), error = %e, "response cache unavailable; running uncached");
-                            None
-                        }
-                    };
-                    (cache, None)
-                }
-            };
+        let (cache, limiter): (
+            Option<Arc<dyn ResponseCache>>,
+            Option<Arc<dyn herd_llm::RateLimiter>>,
+        ) = match &opts.redis_url {
+            Some(url) => (
+                Some(Arc::new(
+                    herd_llm::RedisResponseCache::connect(url)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                )),
+                Some(Arc::new(
+                    herd_llm::RedisRateLimiter::connect(url)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                )),
+            ),
+            None => {
+                let path = opts.work_dir.join("llm-cache.redb");
+                let cache = match herd_llm::RedbResponseCache::open_async(&path).await {
+                    Ok(c) => Some(Arc::new(c) as Arc<dyn ResponseCache>),
+                    Err(e) => {
+                        warn!(path = %path.display(), error = %e, "response cache unavailable; running uncached");
+                        None
+                    }
+                };
+                (cache, None)
+            }
+        };
         let tools = ToolEnv::from_env().map_err(|e| e.to_string())?;
         Ok(Arc::new(AgentRunner {
             opts,
@@ -120,7 +132,9 @@ impl AgentRunner {
             stats,
             retry: RetryPolicy::default(),
         };
-        let m = herd_llm::build_backbone(cfg, deps).await.map_err(|e| e.to_string())?;
+        let m = herd_llm::build_backbone(cfg, deps)
+            .await
+            .map_err(|e| e.to_string())?;
         map.insert(key, m.clone());
         Ok(m)
     }
@@ -131,7 +145,12 @@ impl TaskRunner for AgentRunner {
     async fn run(&self, spec: TaskSpec, ctx: TaskContext) -> TaskOutcome {
         let model = match self.backbone(&spec.backbone).await {
             Ok(m) => m,
-            Err(e) => return failure("llm-config", format!("backbone `{}`: {e}", spec.backbone.name)),
+            Err(e) => {
+                return failure(
+                    "llm-config",
+                    format!("backbone `{}`: {e}", spec.backbone.name),
+                );
+            }
         };
         let provider = match self.provider(&spec.sandbox).await {
             Ok(p) => p,
@@ -148,12 +167,22 @@ impl TaskRunner for AgentRunner {
         for (name, bytes) in &ctx.attachments {
             if let Err(e) = session.put_file(name, bytes).await {
                 session.close().await;
-                return failure("attachment", format!("failed to copy `{name}` into the sandbox: {e}"));
+                return failure(
+                    "attachment",
+                    format!("failed to copy `{name}` into the sandbox: {e}"),
+                );
             }
         }
         let docstring_calls = Arc::new(Mutex::new(Vec::new()));
         let actions: Arc<dyn ActionSource> = if spec.actions.read || spec.actions.write {
-            match RemoteActions::start(ctx.actions.clone(), &spec, model.clone(), docstring_calls.clone()).await {
+            match RemoteActions::start(
+                ctx.actions.clone(),
+                &spec,
+                model.clone(),
+                docstring_calls.clone(),
+            )
+            .await
+            {
                 Ok(a) => Arc::new(a),
                 Err(e) => {
                     session.close().await;
@@ -243,7 +272,13 @@ impl RemoteActions {
         model: Arc<dyn ChatModel>,
         calls: Arc<Mutex<Vec<LlmCall>>>,
     ) -> Result<Self, String> {
-        let resp = call(&client, LibraryRequest::StartTask { access: spec.actions.clone() }).await?;
+        let resp = call(
+            &client,
+            LibraryRequest::StartTask {
+                access: spec.actions.clone(),
+            },
+        )
+        .await?;
         let LibraryResponse::StartTask(start) = resp else {
             return Err("unexpected reply to start-task".into());
         };
@@ -295,7 +330,12 @@ impl RemoteActions {
             retries: 0,
         };
         calls.lock().push(rec);
-        let line = reply?.lines().find(|l| !l.trim().is_empty())?.trim().trim_matches('"').to_string();
+        let line = reply?
+            .lines()
+            .find(|l| !l.trim().is_empty())?
+            .trim()
+            .trim_matches('"')
+            .to_string();
         (!line.is_empty()).then_some(line)
     }
 }

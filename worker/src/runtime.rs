@@ -11,7 +11,7 @@ use herd_core::outcome::{EndReason, TaskError, TaskOutcome};
 use herd_core::task::TaskSpec;
 use herd_proto::v1::*;
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -72,7 +72,11 @@ impl ActionClient {
         ActionClient { client }
     }
 
-    pub async fn call(&self, method: &str, body: serde_json::Value) -> Result<serde_json::Value, String> {
+    pub async fn call(
+        &self,
+        method: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
         let req = ActionRequest {
             method: method.to_string(),
             body_json: serde_json::to_vec(&body).map_err(|e| e.to_string())?,
@@ -207,11 +211,13 @@ pub async fn run_worker(
     // hand their tasks back.
     let n = running.lock().len();
     if n > 0 {
-        info!(running = n, grace_secs = settings.grace.as_secs(), "draining running tasks");
+        info!(
+            running = n,
+            grace_secs = settings.grace.as_secs(),
+            "draining running tasks"
+        );
     }
-    let drained = async {
-        while tasks.join_next().await.is_some() {}
-    };
+    let drained = async { while tasks.join_next().await.is_some() {} };
     tokio::select! {
         _ = drained => {}
         _ = tokio::time::sleep(settings.grace) => {
@@ -348,7 +354,10 @@ struct TaskCtx {
 async fn run_one(lease: Lease, ctx: TaskCtx) {
     let lease_id = lease.lease_id.clone();
     let outcome = match serde_json::from_slice::<TaskSpec>(&lease.spec_json) {
-        Err(e) => failure("protocol", format!("malformed task spec for `{}`: {e}", lease.task_key)),
+        Err(e) => failure(
+            "protocol",
+            format!("malformed task spec for `{}`: {e}", lease.task_key),
+        ),
         Ok(spec) => match fetch_attachments(&ctx.client, &spec, &lease_id).await {
             Err(e) => failure("attachment", e),
             Ok(attachments) => {
@@ -381,7 +390,14 @@ async fn run_one(lease: Lease, ctx: TaskCtx) {
                 info!(task = %lease.task_key, disposition = ?Disposition::try_from(r.disposition), msg = %r.message, "reported");
                 break;
             }
-            Err(s) if matches!(s.code(), tonic::Code::InvalidArgument | tonic::Code::NotFound | tonic::Code::Unauthenticated) => {
+            Err(s)
+                if matches!(
+                    s.code(),
+                    tonic::Code::InvalidArgument
+                        | tonic::Code::NotFound
+                        | tonic::Code::Unauthenticated
+                ) =>
+            {
                 warn!(task = %lease.task_key, error = %s.message(), "coordinator rejected the report");
                 break;
             }

@@ -42,7 +42,11 @@ async fn solves_a_task_in_three_steps() {
     assert_eq!(out.metrics.steps, 3);
     assert_eq!(out.metrics.llm_calls, 3);
     assert_eq!(out.trajectory.steps.len(), 3);
-    assert_eq!(out.trajectory.steps[1].observation, "42");
+    // A cell that did not submit is followed by a reminder naming the steps left (20 - 2).
+    assert_eq!(
+        out.trajectory.steps[1].observation,
+        "42\n(Not submitted yet; 18 steps left. When you have the answer, call submit_final_answer(answer).)"
+    );
     assert_eq!(out.trajectory.end_reason, "submitted");
     assert_eq!(out.model_identity, "scripted-model");
     assert!(*closed.lock(), "the session must be closed");
@@ -63,8 +67,13 @@ async fn solves_a_task_in_three_steps() {
             .content
             .contains("\"thought\":\"look at the numbers\"")
     );
-    assert_eq!(last[3].content, "Observation:\n6");
-    assert_eq!(last[5].content, "Observation:\n42");
+    let reminder = |left: u32| {
+        format!(
+            "\n(Not submitted yet; {left} steps left. When you have the answer, call submit_final_answer(answer).)"
+        )
+    };
+    assert_eq!(last[3].content, format!("Observation:\n6{}", reminder(19)));
+    assert_eq!(last[5].content, format!("Observation:\n42{}", reminder(18)));
     assert!(reqs[0].json_schema.is_some());
     assert_eq!(reqs[0].seed, Some(7));
 }

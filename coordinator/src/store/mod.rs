@@ -10,7 +10,8 @@ use herd_core::result::{AttemptRecord, ResultRecord};
 
 pub mod embedded;
 pub mod redis_store;
-#[cfg(test)] mod tests;
+#[cfg(test)]
+mod tests;
 
 pub use embedded::EmbeddedStore;
 pub use redis_store::RedisStore;
@@ -83,7 +84,10 @@ pub struct TaskProgress {
 pub enum Mutation {
     PutSweep(SweepRecord),
     PutLease(LeaseRecord),
-    DeleteLease { sweep_id: String, task_key: String },
+    DeleteLease {
+        sweep_id: String,
+        task_key: String,
+    },
     PutProgress(TaskProgress),
     /// A task's one result; the store keeps the first it is given for a key.
     PutResult(Box<ResultRecord>),
@@ -119,6 +123,8 @@ pub async fn open(spec: &str) -> Result<std::sync::Arc<dyn StateStore>, StoreErr
     if spec.starts_with("redis://") || spec.starts_with("rediss://") {
         Ok(std::sync::Arc::new(RedisStore::connect(spec).await?))
     } else {
-        Ok(std::sync::Arc::new(EmbeddedStore::open(std::path::Path::new(spec)).await?))
+        Ok(std::sync::Arc::new(
+            EmbeddedStore::open(std::path::Path::new(spec)).await?,
+        ))
     }
 }

@@ -67,16 +67,13 @@ pub(crate) fn build_messages(
     }
     let mut shortened = 0;
     let mut estimate = estimate_tokens(&msgs);
-    for i in 0..turns.len() {
+    for (i, turn) in turns.iter().enumerate() {
         if estimate <= budget_tokens {
             break;
         }
         let idx = 2 + 2 * i + 1;
         let before = msgs[idx].content.chars().count();
-        let short = format!(
-            "Observation:\n{}",
-            shorten_observation(&turns[i].observation)
-        );
+        let short = format!("Observation:\n{}", shorten_observation(&turn.observation));
         let after = short.chars().count();
         if after < before {
             msgs[idx].content = short;

@@ -485,8 +485,11 @@ impl<'a> Run<'a> {
             };
             let errored = outcome.error.is_some() || outcome.timed_out;
             let submit_rejected = report.submitted.is_some() && errored;
-            let observation =
+            let mut observation =
                 cell_observation(&outcome, cell_timeout.as_secs(), submit_rejected, obs_chars);
+            if report.submitted.is_none() {
+                observation.push_str(&submit_reminder(max_steps.saturating_sub(step)));
+            }
             let defined = self.store_functions(&outcome, errored, step, &host).await;
             let called = self.count_calls(&outcome, &report.tool_calls, &defined, &host);
             let assistant =
@@ -695,5 +698,30 @@ fn llm_error_kind(e: &LlmError) -> &'static str {
         LlmError::Malformed(_) => "llm-malformed",
         LlmError::Config(_) => "llm-config",
         LlmError::Local(_) => "llm-local",
+    }
+}
+
+/// Said after every cell that did not submit: small models often compute the answer and
+/// forget to hand it in, so the observation says how many steps are left and how to finish.
+fn submit_reminder(steps_left: u32) -> String {
+    match steps_left {
+        0 => String::new(),
+        1 => "\nOne step left: call submit_final_answer(answer) with your best answer now."
+            .to_string(),
+        n => format!(
+            "\n(Not submitted yet; {n} steps left. When you have the answer, call submit_final_answer(answer).)"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod reminder_tests {
+    use super::submit_reminder;
+
+    #[test]
+    fn the_reminder_counts_down_and_says_when_the_last_step_comes() {
+        assert!(submit_reminder(5).contains("5 steps left"));
+        assert!(submit_reminder(1).contains("One step left"));
+        assert_eq!(submit_reminder(0), "", "nothing after the last step");
     }
 }
