@@ -158,6 +158,7 @@ impl Scheduler {
             work: Arc::new(Notify::new()),
             running_per_backbone: HashMap::new(),
             leases: HashMap::new(),
+            dirty: Default::default(),
             next_lease: 0,
         };
         let mut results_by_sweep: HashMap<String, Vec<ResultRecord>> = HashMap::new();
@@ -437,6 +438,8 @@ struct State {
     running_per_backbone: HashMap<String, u32>,
     /// live lease id → (sweep index, task index)
     leases: HashMap<String, (u32, u32)>,
+    /// Sweeps whose record changed since the last commit.
+    dirty: std::collections::BTreeSet<usize>,
     next_lease: u64,
 }
 
@@ -512,6 +515,10 @@ impl State {
 
     /// Writes pending mutations; then releases the replies waiting on them.
     async fn commit(&mut self, replies: &mut Vec<Box<dyn FnOnce(Option<String>) + Send>>) {
+        for si in std::mem::take(&mut self.dirty) {
+            self.pending
+                .push(Mutation::PutSweep(self.sweeps[si].record.clone()));
+        }
         let error = if self.pending.is_empty() {
             None
         } else {
@@ -1220,8 +1227,8 @@ impl State {
                 let _ = events.send(event("done", "", &msg, Some(status)));
             });
         } else {
-            self.pending
-                .push(Mutation::PutSweep(self.sweeps[si].record.clone()));
+            // The sweep record (its completion counter) is written once per commit.
+            self.dirty.insert(si);
         }
         rec
     }
