@@ -84,7 +84,9 @@ pub fn spawn_herd(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -
     let out = std::fs::File::create(&log).expect("log file");
     let err = out.try_clone().expect("log file");
     let mut cmd = Command::new(herd_bin());
+    // Relative paths (a worker's default work dir) land in the test's directory.
     cmd.args(args)
+        .current_dir(dir)
         .env("RUST_LOG", "info")
         .env_remove("HERD_TOKEN")
         .stdin(Stdio::null())
