@@ -635,10 +635,8 @@ impl State {
             return;
         }
         // Remove it from its ready queue.
-        for q in &mut s.queues {
-            if q.backbone == t.plan.backbone && q.arm == t.plan.arm && q.phase == t.plan.phase {
-                q.ready.retain(|&x| x as usize != ti);
-            }
+        if let Some(q) = queue_of(&mut s.queues, &t.plan) {
+            q.ready.retain(|&x| x as usize != ti);
         }
         t.state = TState::Leased {
             lease_id: l.lease_id.clone(),
@@ -979,6 +977,18 @@ impl State {
         reply
     }
 
+    /// One running task of this group and backbone is no longer running.
+    fn release_running(&mut self, si: usize, plan: &PlannedTask) {
+        let s = &mut self.sweeps[si];
+        if let Some(g) = s.groups.get_mut(&(plan.bench, plan.backbone, plan.arm)) {
+            g.running = g.running.saturating_sub(1);
+        }
+        let backbone = &s.sweep.config.backbones[plan.backbone as usize].name;
+        if let Some(n) = self.running_per_backbone.get_mut(backbone) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
     /// Forgets the live lease of a task, if it has one.
     fn clear_lease(&mut self, si: usize, ti: usize) {
         if let TState::Leased { lease_id, .. } = &self.sweeps[si].tasks[ti].state {
@@ -1003,9 +1013,6 @@ impl State {
         let now = now_ms();
         let s = &mut self.sweeps[si];
         let plan = s.tasks[ti].plan.clone();
-        let backbone_name = s.sweep.config.backbones[plan.backbone as usize]
-            .name
-            .clone();
         // Does this report hold the live lease?
         let (holds, started_ms) = match &s.tasks[ti].state {
             TState::Leased {
@@ -1041,15 +1048,6 @@ impl State {
         // Release the lease if this report holds it (or the task is leased to this report's
         // lease); a late report from an expired lease still counts when no result exists.
         let was_leased = matches!(s.tasks[ti].state, TState::Leased { .. });
-        let release_running = |this: &mut State, si: usize| {
-            let s = &mut this.sweeps[si];
-            if let Some(g) = s.groups.get_mut(&(plan.bench, plan.backbone, plan.arm)) {
-                g.running = g.running.saturating_sub(1);
-            }
-            if let Some(n) = this.running_per_backbone.get_mut(&backbone_name) {
-                *n = n.saturating_sub(1);
-            }
-        };
         let transient = matches!(r.outcome.end, EndReason::Cancelled) || r.hand_back;
         let retryable_error = r.outcome.end == EndReason::Error;
         if transient || retryable_error {
@@ -1064,7 +1062,7 @@ impl State {
                     "stale report: the lease is no longer held".into(),
                 ));
             }
-            release_running(self, si);
+            self.release_running(si, &plan);
             self.clear_lease(si, ti);
             let s = &mut self.sweeps[si];
             let t = &mut s.tasks[ti];
@@ -1128,7 +1126,7 @@ impl State {
             ));
         }
         if was_leased {
-            release_running(self, si);
+            self.release_running(si, &plan);
             self.clear_lease(si, ti);
         }
         let status = match r.outcome.end {
@@ -1165,12 +1163,7 @@ impl State {
         let s = &mut self.sweeps[si];
         let plan = s.tasks[ti].plan.clone();
         let ds = s.datasets[plan.bench as usize].clone();
-        let items = if plan.phase == Phase::Train {
-            &ds.train_items
-        } else {
-            &ds.items
-        };
-        let item = &items[plan.item as usize];
+        let item = item_of(&ds, &plan);
         let seq = s.record.next_seq;
         s.record.next_seq += 1;
         let rec = intake::result_record(intake::IntakeInput {
@@ -1259,12 +1252,6 @@ impl State {
                     _ => continue,
                 };
                 let plan = s.tasks[ti].plan.clone();
-                let backbone = s.sweep.config.backbones[plan.backbone as usize]
-                    .name
-                    .clone();
-                if let Some(g) = s.groups.get_mut(&(plan.bench, plan.backbone, plan.arm)) {
-                    g.running = g.running.saturating_sub(1);
-                }
                 let msg = format!("lease expired on worker {worker} (no heartbeat)");
                 warn!(task = %plan.key, %worker, attempt, "lease expired; task goes back to the queue");
                 let t = &mut s.tasks[ti];
@@ -1289,9 +1276,7 @@ impl State {
                     task_key: plan.key.clone(),
                 });
                 let out_of_attempts = t.attempts >= s.sweep.config.limits.max_attempts;
-                if let Some(n) = self.running_per_backbone.get_mut(&backbone) {
-                    *n = n.saturating_sub(1);
-                }
+                self.release_running(si, &plan);
                 if out_of_attempts {
                     let r = Report {
                         worker_id: worker.clone(),
@@ -1399,12 +1384,7 @@ impl State {
         let s = &self.sweeps[si];
         let plan = &s.tasks[ti].plan;
         let ds = &s.datasets[plan.bench as usize];
-        let items = if plan.phase == Phase::Train {
-            &ds.train_items
-        } else {
-            &ds.items
-        };
-        intake::attachment_bytes(&items[plan.item as usize], name).ok_or_else(|| {
+        intake::attachment_bytes(item_of(ds, plan), name).ok_or_else(|| {
             CoordinatorError::UnknownAttachment {
                 task: task.into(),
                 name: name.into(),
@@ -1502,24 +1482,31 @@ fn count_result(g: &mut Group, r: &ResultRecord) {
     }
 }
 
-fn requeue_front(s: &mut SweepState, ti: usize) {
-    let p = &s.tasks[ti].plan;
-    if let Some(q) = s
-        .queues
+/// The item a planned task runs (from the training split or the evaluation items).
+fn item_of<'a>(ds: &'a herd_datasets::Dataset, plan: &PlannedTask) -> &'a herd_datasets::Item {
+    let items = if plan.phase == Phase::Train {
+        &ds.train_items
+    } else {
+        &ds.items
+    };
+    &items[plan.item as usize]
+}
+
+/// The ready queue a task belongs to.
+fn queue_of<'a>(queues: &'a mut [Queue], p: &PlannedTask) -> Option<&'a mut Queue> {
+    queues
         .iter_mut()
         .find(|q| q.backbone == p.backbone && q.arm == p.arm && q.phase == p.phase)
-    {
+}
+
+fn requeue_front(s: &mut SweepState, ti: usize) {
+    if let Some(q) = queue_of(&mut s.queues, &s.tasks[ti].plan) {
         q.ready.push_front(ti as u32);
     }
 }
 
 fn requeue_back(s: &mut SweepState, ti: usize) {
-    let p = &s.tasks[ti].plan;
-    if let Some(q) = s
-        .queues
-        .iter_mut()
-        .find(|q| q.backbone == p.backbone && q.arm == p.arm && q.phase == p.phase)
-    {
+    if let Some(q) = queue_of(&mut s.queues, &s.tasks[ti].plan) {
         q.ready.push_back(ti as u32);
     }
 }
@@ -1542,12 +1529,7 @@ fn build_spec(s: &SweepState, plan: &PlannedTask, attempt: u32) -> TaskSpec {
     let cfg = &s.sweep.config;
     let bench = &cfg.benchmarks[plan.bench as usize];
     let ds = &s.datasets[plan.bench as usize];
-    let items = if plan.phase == Phase::Train {
-        &ds.train_items
-    } else {
-        &ds.items
-    };
-    let item = &items[plan.item as usize];
+    let item = item_of(ds, plan);
     let arm = cfg.arms[plan.arm as usize].clone();
     let backbone = cfg.backbones[plan.backbone as usize].clone();
     let mut limits = cfg.limits.clone();
