@@ -26,6 +26,17 @@ fn coordinator_args<'a>(port: &'a str, state: &'a str, data: &'a str) -> Vec<&'a
     ]
 }
 
+/// A coordinator on a free port with an embedded store in `d`; returns it, its address and URL.
+fn start_coordinator(d: &Path, env: &[(&str, &str)]) -> (Proc, String, String) {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let state = d.join("state.redb");
+    let data = d.join("data");
+    let args = coordinator_args(&listen, state.to_str().unwrap(), data.to_str().unwrap());
+    let proc = spawn_herd(d, "coordinator", &args, env);
+    let url = format!("http://{listen}");
+    (proc, listen, url)
+}
+
 fn submit(url: &str, sweep: &Path, token: Option<&str>) -> String {
     let addr = url.trim_start_matches("http://").to_string();
     wait_until("the coordinator to listen", Duration::from_secs(30), || {
@@ -72,17 +83,7 @@ fn worker_killed_mid_task_is_re_leased_and_finishes_on_another_worker() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let model = FakeModel::start(Duration::from_millis(2500), "7");
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let url = format!("http://{listen}");
-    let state = d.join("state.redb");
-    let data = d.join("data");
-    let _coord = spawn_herd(
-        d,
-        "coordinator",
-        &coordinator_args(&listen, state.to_str().unwrap(), data.to_str().unwrap()),
-        &[],
-    );
+    let (_coord, _, url) = start_coordinator(d, &[]);
     let sweep = write_sweep(d, "killed-worker", &model.url, 4, "");
     let mut a = spawn_herd(
         d,
@@ -192,17 +193,7 @@ fn coordinator_killed_and_restarted_redis_store() {
 fn wrong_or_missing_token_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let url = format!("http://{listen}");
-    let state = d.join("state.redb");
-    let data = d.join("data");
-    let _coord = spawn_herd(
-        d,
-        "coordinator",
-        &coordinator_args(&listen, state.to_str().unwrap(), data.to_str().unwrap()),
-        &[("HERD_TOKEN", "right-token")],
-    );
+    let (_coord, listen, url) = start_coordinator(d, &[("HERD_TOKEN", "right-token")]);
     let model = FakeModel::start(Duration::from_millis(10), "1");
     let sweep = write_sweep(d, "auth", &model.url, 1, "");
     wait_until("coordinator to listen", Duration::from_secs(30), || {
@@ -245,17 +236,7 @@ fn stalled_worker_loses_its_lease_and_its_late_report_is_a_duplicate() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let model = FakeModel::start(Duration::from_millis(4000), "7");
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let url = format!("http://{listen}");
-    let state = d.join("state.redb");
-    let data = d.join("data");
-    let _coord = spawn_herd(
-        d,
-        "coordinator",
-        &coordinator_args(&listen, state.to_str().unwrap(), data.to_str().unwrap()),
-        &[],
-    );
+    let (_coord, _, url) = start_coordinator(d, &[]);
     let sweep = write_sweep(d, "stalled", &model.url, 1, "");
     let a = spawn_herd(
         d,
