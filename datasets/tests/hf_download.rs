@@ -225,3 +225,37 @@ fn hf_source_without_token_is_a_clear_error() {
         .is_err()
     );
 }
+
+#[test]
+fn hf_source_reads_the_parquet_layout() {
+    let prefix = "/datasets/testorg/gaia-pq/resolve/main";
+    let files = gaia_parquet_layout()
+        .into_iter()
+        .map(|(rel, p)| (format!("{prefix}/{rel}"), std::fs::read(p).expect("read")))
+        .collect();
+    let hub = start_hub(files);
+    let cache = tempfile::tempdir().expect("cache");
+    let opts = LoadOptions {
+        hf_endpoint: Some(hub.endpoint.clone()),
+        hf_token: Some(TOKEN.into()),
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..LoadOptions::default()
+    };
+    let c = cfg(
+        BenchmarkKind::Gaia,
+        Some("validation"),
+        Some("hf://testorg/gaia-pq".into()),
+    );
+    let d = load_with(&c, &crate_dir(), 0, &opts).expect("hf parquet");
+    assert_eq!(d.items.len(), 6);
+    assert_eq!(
+        d.items.iter().filter(|i| !i.attachments.is_empty()).count(),
+        2
+    );
+    let hits = hub.hits.lock().expect("lock").clone();
+    assert!(
+        hits.iter()
+            .any(|h| h.ends_with("/2023/validation/metadata.parquet")),
+        "{hits:?}"
+    );
+}

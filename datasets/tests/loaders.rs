@@ -337,6 +337,110 @@ fn gaia_fixtures_validation_and_test() {
 }
 
 #[test]
+fn gaia_parquet_layout_loads_like_jsonl() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    for (rel, src) in gaia_parquet_layout() {
+        let dst = tmp.path().join(rel);
+        std::fs::create_dir_all(dst.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(src, dst).expect("copy");
+    }
+    let base = crate_dir();
+    let key = |d: &herd_datasets::Dataset| {
+        d.items
+            .iter()
+            .map(|i| {
+                (
+                    i.id.clone(),
+                    i.question.clone(),
+                    i.gold.clone(),
+                    i.meta("level").map(str::to_string),
+                    i.attachments
+                        .iter()
+                        .map(|a| a.name.clone())
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    for (split, n) in [("validation", 6), ("test", 3)] {
+        let pq = load(
+            &cfg(
+                BenchmarkKind::Gaia,
+                Some(split),
+                Some(tmp.path().display().to_string()),
+            ),
+            &base,
+            0,
+        )
+        .expect("parquet");
+        let js = load(
+            &cfg(
+                BenchmarkKind::Gaia,
+                Some(split),
+                Some("fixtures/gaia".into()),
+            ),
+            &base,
+            0,
+        )
+        .expect("jsonl");
+        assert_eq!(pq.items.len(), n);
+        assert_eq!(key(&pq), key(&js), "{split}");
+        assert!(
+            pq.items[0].origin.contains("metadata.parquet:1"),
+            "{}",
+            pq.items[0].origin
+        );
+        for it in &pq.items {
+            for a in &it.attachments {
+                assert!(a.path().is_some_and(|p| p.starts_with(tmp.path())));
+            }
+        }
+    }
+    // A metadata file whose attachments are missing is a clear error naming both.
+    let moved = tmp.path().join("files");
+    std::fs::create_dir_all(moved.join("2023/validation")).expect("mkdir");
+    std::fs::copy(
+        tmp.path().join("2023/validation/metadata.parquet"),
+        moved.join("metadata.parquet"),
+    )
+    .expect("copy");
+    let err = load(
+        &cfg(
+            BenchmarkKind::Gaia,
+            None,
+            Some(moved.join("metadata.parquet").display().to_string()),
+        ),
+        &base,
+        0,
+    )
+    .expect_err("attachments missing");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("metadata.parquet") && msg.contains("does not exist"),
+        "{msg}"
+    );
+    // A file that is not parquet is a clear error naming it.
+    let bad = tmp.path().join("bad/2023/validation");
+    std::fs::create_dir_all(&bad).expect("mkdir");
+    std::fs::write(bad.join("metadata.parquet"), b"not parquet at all").expect("write");
+    let err = load(
+        &cfg(
+            BenchmarkKind::Gaia,
+            Some("validation"),
+            Some(tmp.path().join("bad").display().to_string()),
+        ),
+        &base,
+        0,
+    )
+    .expect_err("bad parquet");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("bad/2023/validation/metadata.parquet") && msg.contains("parquet"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn herd_mini_builtin() {
     let d = load(
         &cfg(BenchmarkKind::HerdMini, None, Some("builtin".into())),

@@ -55,3 +55,24 @@ pub fn gpqa_opts() -> LoadOptions {
         ..LoadOptions::default()
     }
 }
+
+/// The GAIA hub layout in its parquet form, as `(path in the repo, file)`: each split's
+/// `metadata.parquet` (from `fixtures/gaia-parquet`) with the attachments of `fixtures/gaia`.
+pub fn gaia_parquet_layout() -> Vec<(String, PathBuf)> {
+    let dir = crate_dir();
+    let mut files = Vec::new();
+    for split in ["validation", "test"] {
+        files.push((
+            format!("2023/{split}/metadata.parquet"),
+            dir.join(format!("fixtures/gaia-parquet/{split}.parquet")),
+        ));
+        let src = dir.join("fixtures/gaia/2023").join(split);
+        for e in std::fs::read_dir(&src).expect("fixture dir") {
+            let name = e.expect("entry").file_name().to_string_lossy().into_owned();
+            if name != "metadata.jsonl" {
+                files.push((format!("2023/{split}/{name}"), src.join(&name)));
+            }
+        }
+    }
+    files
+}
