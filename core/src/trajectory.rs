@@ -18,6 +18,8 @@ pub enum CallPurpose {
     Reformulate,
     ReformulateFollowUp,
     Docstring,
+    /// A vision-model call made by the `visual_qa` tool during a cell.
+    Vision,
 }
 
 /// One LLM request and its reply (or error).

@@ -1,7 +1,6 @@
 //! The real [`TaskRunner`]: for each leased task it takes a sandbox from the worker's pool,
 //! copies the attachments in, picks the backbone (built once per process), connects the
-//! action store through the coordinator, and runs the agent loop. Docstring fixes for
-//! generated actions are counted LLM calls and are merged into the task's totals.
+//! action store through the coordinator, and runs the agent loop.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -9,12 +8,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use herd_actions::{LibraryRequest, LibraryResponse, RetrievedAction, TaskOrigin};
-use herd_core::config::{BackboneConfig, DocstringFix, SandboxConfig};
+use herd_core::config::{BackboneConfig, SandboxConfig};
 use herd_core::kernel::FunctionDef;
 use herd_core::outcome::TaskOutcome;
 use herd_core::task::{ActionAccess, TaskSpec};
-use herd_core::trajectory::{CallPurpose, LlmCall, Message};
-use herd_llm::{BackboneDeps, BackboneStats, ChatModel, ChatRequest, ResponseCache, RetryPolicy};
+use herd_llm::{BackboneDeps, BackboneStats, ChatModel, ResponseCache, RetryPolicy};
 use herd_sandbox::{SandboxProvider, TaskLabels};
 use parking_lot::Mutex;
 use tracing::warn;
@@ -173,16 +171,8 @@ impl TaskRunner for AgentRunner {
                 );
             }
         }
-        let docstring_calls = Arc::new(Mutex::new(Vec::new()));
         let actions: Arc<dyn ActionSource> = if spec.actions.read || spec.actions.write {
-            match RemoteActions::start(
-                ctx.actions.clone(),
-                &spec,
-                model.clone(),
-                docstring_calls.clone(),
-            )
-            .await
-            {
+            match RemoteActions::start(ctx.actions.clone(), &spec).await {
                 Ok(a) => Arc::new(a),
                 Err(e) => {
                     session.close().await;
@@ -202,7 +192,7 @@ impl TaskRunner for AgentRunner {
         } else {
             None
         };
-        let mut outcome = run_task(
+        run_task(
             &spec,
             AgentDeps {
                 model,
@@ -214,9 +204,7 @@ impl TaskRunner for AgentRunner {
                 clock: Arc::new(TokioClock),
             },
         )
-        .await;
-        merge_docstring_calls(&mut outcome, std::mem::take(&mut *docstring_calls.lock()));
-        outcome
+        .await
     }
 
     fn capabilities(&self) -> Vec<String> {
@@ -237,22 +225,6 @@ impl TaskRunner for AgentRunner {
     }
 }
 
-/// Adds the hidden docstring calls to the task's counts and trajectory.
-fn merge_docstring_calls(outcome: &mut TaskOutcome, calls: Vec<LlmCall>) {
-    for c in calls {
-        let m = &mut outcome.metrics;
-        m.llm_calls += 1;
-        m.prompt_tokens += c.prompt_tokens;
-        m.completion_tokens += c.completion_tokens;
-        m.cost_usd += c.cost_usd;
-        m.model_ms += c.latency_ms;
-        if c.cached {
-            m.cached_calls += 1;
-        }
-        outcome.trajectory.llm_calls.push(c);
-    }
-}
-
 /// The coordinator's action store, seen from one task.
 struct RemoteActions {
     client: ActionClient,
@@ -262,16 +234,10 @@ struct RemoteActions {
     library_size: u64,
     /// Names of generated actions this task has seen (retrieved or stored).
     generated: Mutex<std::collections::HashSet<String>>,
-    docstrings: Option<(Arc<dyn ChatModel>, Arc<Mutex<Vec<LlmCall>>>)>,
 }
 
 impl RemoteActions {
-    async fn start(
-        client: ActionClient,
-        spec: &TaskSpec,
-        model: Arc<dyn ChatModel>,
-        calls: Arc<Mutex<Vec<LlmCall>>>,
-    ) -> Result<Self, String> {
+    async fn start(client: ActionClient, spec: &TaskSpec) -> Result<Self, String> {
         let resp = call(
             &client,
             LibraryRequest::StartTask {
@@ -289,54 +255,7 @@ impl RemoteActions {
             started_seq: start.seq,
             library_size: start.library_size,
             generated: Mutex::new(Default::default()),
-            docstrings: (spec.arm.docstring_fix == DocstringFix::Llm).then_some((model, calls)),
         })
-    }
-
-    async fn write_docstring(&self, f: &FunctionDef) -> Option<String> {
-        let (model, calls) = self.docstrings.as_ref()?;
-        let messages = vec![
-            Message {
-                role: "system".into(),
-                content: "You write one-line Python docstrings. Reply with the docstring text only, no quotes.".into(),
-            },
-            Message {
-                role: "user".into(),
-                content: format!("Write a one-line docstring saying what this function does:\n\n{}", f.source),
-            },
-        ];
-        let req = ChatRequest {
-            messages: messages.clone(),
-            json_schema: None,
-            max_tokens: Some(64),
-            seed: None,
-        };
-        let r = model.chat(&req).await;
-        let (reply, error) = match &r {
-            Ok(resp) => (Some(resp.content.clone()), None),
-            Err(e) => (None, Some(e.to_string())),
-        };
-        let rec = LlmCall {
-            purpose: CallPurpose::Docstring,
-            step: 0,
-            messages,
-            reply: reply.clone(),
-            error,
-            prompt_tokens: r.as_ref().map(|x| x.prompt_tokens).unwrap_or(0),
-            completion_tokens: r.as_ref().map(|x| x.completion_tokens).unwrap_or(0),
-            cost_usd: r.as_ref().map(|x| x.cost_usd).unwrap_or(0.0),
-            cached: r.as_ref().map(|x| x.cached).unwrap_or(false),
-            latency_ms: r.as_ref().map(|x| x.latency_ms).unwrap_or(0),
-            retries: 0,
-        };
-        calls.lock().push(rec);
-        let line = reply?
-            .lines()
-            .find(|l| !l.trim().is_empty())?
-            .trim()
-            .trim_matches('"')
-            .to_string();
-        (!line.is_empty()).then_some(line)
     }
 }
 
@@ -395,14 +314,9 @@ impl ActionSource for RemoteActions {
         if !self.access.write || fns.is_empty() {
             return Ok(0);
         }
-        let mut functions = fns.to_vec();
-        for f in &mut functions {
-            if f.docstring.as_deref().is_none_or(|d| d.trim().is_empty())
-                && let Some(d) = self.write_docstring(f).await
-            {
-                f.docstring = Some(d);
-            }
-        }
+        // Missing docstrings were already written by the loop (a counted call) when the arm
+        // asks for it; the rest are stored without.
+        let functions = fns.to_vec();
         let resp = call(
             &self.client,
             LibraryRequest::Add {

@@ -329,3 +329,104 @@ async fn the_agent_prompt_lists_only_configured_tools() {
     let out = run_task(&s, d).await;
     assert!(!out.trajectory.system_prompt.contains("visit_page"));
 }
+
+/// A vision server that checks the image arrives as a data URL and reports usage.
+async fn serve_vision() -> SocketAddr {
+    let app = Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(|axum::Json(body): axum::Json<Value>| async move {
+            let url = body
+                .pointer("/messages/0/content/1/image_url/url")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            assert!(url.starts_with("data:image/png;base64,"), "{url}");
+            axum::Json(json!({
+                "choices": [{"message": {"role": "assistant", "content": "a red square"}}],
+                "usage": {"prompt_tokens": 1200, "completion_tokens": 5, "total_tokens": 1205}
+            }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+fn vision_task(
+    addr: SocketAddr,
+    max_cost_usd: Option<f64>,
+) -> (herd_core::task::TaskSpec, herd_worker::agent::AgentDeps) {
+    use agent_common::*;
+    use herd_core::kernel::CellOutcome;
+    let tools = ToolEnv::new(ToolSettings {
+        vision_base_url: Some(format!("http://{addr}/v1")),
+        vision_model: Some("vis-1".into()),
+        vision_prompt_per_mtok: 2.0,
+        vision_completion_per_mtok: 10.0,
+        ..ToolSettings::default()
+    })
+    .unwrap()
+    .toolbox();
+    let image = base64::engine::general_purpose::STANDARD.encode([137u8, 80, 78, 71, 1, 2, 3]);
+    let look = Cell {
+        host_calls: vec![(
+            "__herd_host__".into(),
+            json!({"args": ["visual_qa", {"image_base64": image, "mime": "image/png", "question": "What colour?"}], "kwargs": {}}),
+        )],
+        outcome: CellOutcome {
+            output: "a red square".into(),
+            called: vec!["visual_qa".into()],
+            ..Default::default()
+        },
+    };
+    let model = ScriptedModel::new(vec![step("look", "look()"), step("done", "finish()")]);
+    let session = ScriptedSession::new(vec![("look()", look), ("finish()", submit("red"))]);
+    let mut d = deps(model, session);
+    d.tools = std::sync::Arc::new(tools);
+    let mut spec = spec();
+    spec.limits.max_cost_usd = max_cost_usd;
+    (spec, d)
+}
+
+#[tokio::test]
+async fn visual_qa_calls_count_in_the_task_totals_and_budgets() {
+    use herd_core::trajectory::CallPurpose;
+    let addr = serve_vision().await;
+    let (spec, d) = vision_task(addr, None);
+    let out = herd_worker::agent::run_task(&spec, d).await;
+    assert_eq!(out.answer.as_deref(), Some("red"), "{:?}", out.error);
+    // Two step calls (100 + 20 tokens, $0.001 each) and one vision call (1200 + 5 tokens at
+    // $2 / $10 per million).
+    let m = &out.metrics;
+    assert_eq!(m.llm_calls, 3);
+    assert_eq!(m.prompt_tokens, 2 * 100 + 1200);
+    assert_eq!(m.completion_tokens, 2 * 20 + 5);
+    let vision_cost = (1200.0 * 2.0 + 5.0 * 10.0) / 1e6;
+    assert!(
+        (m.cost_usd - (0.002 + vision_cost)).abs() < 1e-12,
+        "{}",
+        m.cost_usd
+    );
+    let calls: Vec<_> = out
+        .trajectory
+        .llm_calls
+        .iter()
+        .filter(|c| c.purpose == CallPurpose::Vision)
+        .collect();
+    assert_eq!(calls.len(), 1);
+    let v = calls[0];
+    assert_eq!((v.step, v.prompt_tokens, v.completion_tokens), (1, 1200, 5));
+    assert_eq!(v.reply.as_deref(), Some("a red square"));
+    assert!(v.messages[0].content.contains("What colour?"));
+    assert!(
+        !v.messages[0].content.contains("iVBORw") && v.messages[0].content.contains("image/png"),
+        "the image itself is never recorded: {}",
+        v.messages[0].content
+    );
+
+    // The vision call's cost counts towards the cost budget: $0.001 + $0.00245 > $0.003.
+    let (spec, d) = vision_task(addr, Some(0.003));
+    let out = herd_worker::agent::run_task(&spec, d).await;
+    assert_eq!(out.end, herd_core::outcome::EndReason::CostBudget);
+    assert_eq!(out.metrics.steps, 1);
+}

@@ -279,6 +279,25 @@ impl<'a> Run<'a> {
         result
     }
 
+    /// Counts the LLM calls the tools made during the last cell (visual_qa) like the loop's
+    /// own: tokens, cost and calls towards the budgets, each recorded in the trajectory. Their
+    /// time is already in the cell's execution time.
+    fn absorb_tool_llm_calls(&mut self) {
+        for mut call in self.tools.take_llm_calls() {
+            call.step = self.metrics.steps;
+            let m = &mut self.metrics;
+            m.llm_calls += 1;
+            m.prompt_tokens += call.prompt_tokens;
+            m.completion_tokens += call.completion_tokens;
+            if call.cached {
+                m.cached_calls += 1;
+                call.cost_usd = 0.0;
+            }
+            m.cost_usd += call.cost_usd.max(0.0);
+            self.trajectory.llm_calls.push(call);
+        }
+    }
+
     /// A budget the next step call would break, if any.
     fn budget_hit(&self) -> Option<EndReason> {
         let l = &self.spec.limits;
@@ -403,6 +422,7 @@ impl<'a> Run<'a> {
         let budget = self.context_budget();
 
         for step in 1..=max_steps {
+            self.absorb_tool_llm_calls();
             if let Some(reason) = self.budget_hit() {
                 self.sync_retrieved(&host);
                 return reason;
@@ -665,6 +685,7 @@ impl<'a> Run<'a> {
         sandbox: SandboxInfo,
         model_identity: String,
     ) -> TaskOutcome {
+        self.absorb_tool_llm_calls();
         self.metrics.wall_ms = wall_ms;
         self.metrics.actions_called = std::mem::take(&mut self.called).into_iter().collect();
         self.trajectory.end_reason = end.as_str().to_string();

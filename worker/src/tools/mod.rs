@@ -17,6 +17,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
+use herd_core::trajectory::LlmCall;
 use parking_lot::Mutex;
 use serde_json::Value;
 
@@ -74,12 +75,29 @@ pub trait Tool: Send + Sync {
     }
 }
 
-/// The user-defined actions of one task (the browser state is per task).
+/// LLM calls a task's tools make on its behalf (visual_qa's vision model). The agent loop
+/// drains them after every cell into the task's counts, budgets and trajectory.
+#[derive(Clone, Default, Debug)]
+pub struct CallLog(Arc<Mutex<Vec<LlmCall>>>);
+
+impl CallLog {
+    pub fn push(&self, call: LlmCall) {
+        self.0.lock().push(call);
+    }
+
+    /// The calls logged since the last `take`.
+    pub fn take(&self) -> Vec<LlmCall> {
+        std::mem::take(&mut *self.0.lock())
+    }
+}
+
+/// The user-defined actions of one task (the browser state and the call log are per task).
 #[derive(Clone, Default)]
 pub struct ToolBox {
     tools: Vec<Arc<dyn Tool>>,
     /// Whether kernel-side helpers (`inspect_file_as_text`) are defined and listed.
     kernel_helpers: bool,
+    calls: CallLog,
 }
 
 impl std::fmt::Debug for ToolBox {
@@ -100,8 +118,8 @@ impl ToolBox {
     /// Only the kernel-side helpers, no host tools.
     pub fn kernel_helpers_only() -> Self {
         ToolBox {
-            tools: Vec::new(),
             kernel_helpers: true,
+            ..ToolBox::default()
         }
     }
 
@@ -110,7 +128,13 @@ impl ToolBox {
         ToolBox {
             tools,
             kernel_helpers,
+            calls: CallLog::default(),
         }
+    }
+
+    /// The LLM calls the tools made since the last take (see [`CallLog`]).
+    pub fn take_llm_calls(&self) -> Vec<LlmCall> {
+        self.calls.take()
     }
 
     /// Names of the host tools.
@@ -169,7 +193,7 @@ pub struct ToolEnv {
     settings: ToolSettings,
     client: reqwest::Client,
     search: Option<Arc<dyn SearchProvider>>,
-    vision: Option<Arc<VisualQa>>,
+    vision: Option<VisualQa>,
 }
 
 impl ToolEnv {
@@ -178,7 +202,7 @@ impl ToolEnv {
     pub fn new(settings: ToolSettings) -> Result<Self, ToolError> {
         let client = http::client(&settings)?;
         let search = search::provider_from_settings(&settings, &client);
-        let vision = vision::from_settings(&settings, &client).map(Arc::new);
+        let vision = vision::from_settings(&settings, &client);
         Ok(ToolEnv {
             settings,
             client,
@@ -192,8 +216,9 @@ impl ToolEnv {
         Self::new(ToolSettings::from_env())
     }
 
-    /// A fresh toolbox for one task (its own browser state).
+    /// A fresh toolbox for one task (its own browser state and call log).
     pub fn toolbox(&self) -> ToolBox {
+        let calls = CallLog::default();
         let browser = Arc::new(Mutex::new(BrowserState::default()));
         let mut tools: Vec<Arc<dyn Tool>> = Vec::new();
         if let Some(p) = &self.search {
@@ -217,11 +242,12 @@ impl ToolEnv {
             self.settings.wayback_url.clone(),
         )));
         if let Some(v) = &self.vision {
-            tools.push(v.clone());
+            tools.push(Arc::new(v.with_log(calls.clone())));
         }
         ToolBox {
             tools,
             kernel_helpers: true,
+            calls,
         }
     }
 }

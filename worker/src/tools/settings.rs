@@ -23,6 +23,9 @@ pub struct ToolSettings {
     pub vision_base_url: Option<String>,
     pub vision_model: Option<String>,
     pub vision_api_key: Option<String>,
+    /// Price of the vision model, dollars per million prompt / completion tokens.
+    pub vision_prompt_per_mtok: f64,
+    pub vision_completion_per_mtok: f64,
     pub http_timeout: Duration,
     pub user_agent: String,
     pub max_page_bytes: usize,
@@ -40,6 +43,8 @@ impl Default for ToolSettings {
             vision_base_url: None,
             vision_model: None,
             vision_api_key: None,
+            vision_prompt_per_mtok: 0.0,
+            vision_completion_per_mtok: 0.0,
             http_timeout: Duration::from_secs(30),
             user_agent: format!(
                 "herd/{} (research agent evaluation)",
@@ -47,6 +52,23 @@ impl Default for ToolSettings {
             ),
             max_page_bytes: 8 * 1024 * 1024,
             max_download_bytes: 25 * 1024 * 1024,
+        }
+    }
+}
+
+/// A price in dollars per million tokens; unset is 0, a bad value is 0 with one warning.
+fn price(name: &str) -> f64 {
+    let Some(v) = env(name) else { return 0.0 };
+    match v.parse::<f64>() {
+        Ok(p) if p.is_finite() && p >= 0.0 => p,
+        _ => {
+            super::warn_once(
+                name,
+                &format!(
+                    "{name}=`{v}` is not a price (dollars per million tokens, 0 or more); using 0"
+                ),
+            );
+            0.0
         }
     }
 }
@@ -61,7 +83,7 @@ fn env(name: &str) -> Option<String> {
 impl ToolSettings {
     /// Reads `HERD_SEARCH_PROVIDER` (`searxng` or `brave`), `HERD_SEARCH_URL`,
     /// `HERD_SEARCH_API_KEY`, `HERD_WAYBACK_URL`, `HERD_VISION_BASE_URL`, `HERD_VISION_MODEL`,
-    /// `HERD_VISION_API_KEY`.
+    /// `HERD_VISION_API_KEY`, `HERD_VISION_PROMPT_PER_MTOK`, `HERD_VISION_COMPLETION_PER_MTOK`.
     pub fn from_env() -> Self {
         let d = ToolSettings::default();
         let search_kind = match env("HERD_SEARCH_PROVIDER")
@@ -93,6 +115,8 @@ impl ToolSettings {
             vision_base_url: env("HERD_VISION_BASE_URL"),
             vision_model: env("HERD_VISION_MODEL"),
             vision_api_key: env("HERD_VISION_API_KEY"),
+            vision_prompt_per_mtok: price("HERD_VISION_PROMPT_PER_MTOK"),
+            vision_completion_per_mtok: price("HERD_VISION_COMPLETION_PER_MTOK"),
             ..d
         }
     }

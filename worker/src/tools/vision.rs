@@ -1,22 +1,30 @@
 //! `visual_qa(image_path, question)`: the kernel-side wrapper reads the image from the
 //! workspace and sends it base64-encoded; the worker asks an OpenAI-compatible vision model
-//! (`HERD_VISION_BASE_URL`, `HERD_VISION_MODEL`, `HERD_VISION_API_KEY`).
+//! (`HERD_VISION_BASE_URL`, `HERD_VISION_MODEL`, `HERD_VISION_API_KEY`). Every request is
+//! logged with its usage and cost in the task's [`CallLog`], so it counts like any LLM call.
+
+use std::time::Instant;
 
 use async_trait::async_trait;
+use herd_core::trajectory::{CallPurpose, LlmCall, Message};
 use serde_json::{Value, json};
 
-use super::{Tool, ToolArgs, ToolError, ToolSettings, truncate_json, warn_once};
+use super::{CallLog, Tool, ToolArgs, ToolError, ToolSettings, truncate_json, warn_once};
 
 const NAME: &str = "visual_qa";
 const DOC: &str =
     "Answer a question about an image file (path in the workspace) using a vision model.";
 
-/// The `visual_qa` tool.
+/// The `visual_qa` tool (one per task: its calls go to that task's log).
+#[derive(Clone)]
 pub struct VisualQa {
     client: reqwest::Client,
     base_url: String,
     model: String,
     api_key: Option<String>,
+    /// Dollars per million prompt and completion tokens.
+    price: (f64, f64),
+    log: CallLog,
 }
 
 impl std::fmt::Debug for VisualQa {
@@ -40,19 +48,80 @@ impl VisualQa {
             base_url,
             model,
             api_key,
+            price: (0.0, 0.0),
+            log: CallLog::default(),
         }
+    }
+
+    /// Sets the price, in dollars per million prompt and completion tokens.
+    pub fn with_price(mut self, prompt_per_mtok: f64, completion_per_mtok: f64) -> Self {
+        self.price = (prompt_per_mtok.max(0.0), completion_per_mtok.max(0.0));
+        self
+    }
+
+    /// The same tool, logging its calls to `log` (one task's).
+    pub fn with_log(&self, log: CallLog) -> Self {
+        VisualQa {
+            log,
+            ..self.clone()
+        }
+    }
+
+    /// Asks the vision model; returns its answer and its usage `(prompt, completion)`.
+    async fn ask(&self, endpoint: &str, body: &Value) -> Result<(String, u64, u64), ToolError> {
+        let mut req = self.client.post(endpoint).json(body);
+        if let Some(k) = &self.api_key {
+            req = req.bearer_auth(k);
+        }
+        let resp = req.send().await.map_err(|e| ToolError::Http {
+            tool: NAME,
+            url: endpoint.to_string(),
+            message: e.to_string(),
+        })?;
+        if !resp.status().is_success() {
+            return Err(ToolError::Status {
+                tool: NAME,
+                url: endpoint.to_string(),
+                status: resp.status().as_u16(),
+            });
+        }
+        let v: Value = resp.json().await.map_err(|e| ToolError::Http {
+            tool: NAME,
+            url: endpoint.to_string(),
+            message: format!("reply is not JSON: {e}"),
+        })?;
+        let usage = |k: &str| {
+            v.pointer(&format!("/usage/{k}"))
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+        };
+        let (prompt, completion) = (usage("prompt_tokens"), usage("completion_tokens"));
+        let answer = v
+            .pointer("/choices/0/message/content")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ToolError::Failed {
+                tool: NAME,
+                message: "the vision model's reply has no message content".into(),
+            })?;
+        Ok((answer.to_string(), prompt, completion))
     }
 }
 
 /// The vision tool, or `None` (warned once) when its URL or model is not configured.
 pub(crate) fn from_settings(settings: &ToolSettings, client: &reqwest::Client) -> Option<VisualQa> {
     match (&settings.vision_base_url, &settings.vision_model) {
-        (Some(url), Some(model)) => Some(VisualQa::new(
-            client.clone(),
-            url.clone(),
-            model.clone(),
-            settings.vision_api_key.clone(),
-        )),
+        (Some(url), Some(model)) => Some(
+            VisualQa::new(
+                client.clone(),
+                url.clone(),
+                model.clone(),
+                settings.vision_api_key.clone(),
+            )
+            .with_price(
+                settings.vision_prompt_per_mtok,
+                settings.vision_completion_per_mtok,
+            ),
+        ),
         _ => {
             warn_once(
                 NAME,
@@ -101,35 +170,32 @@ impl Tool for VisualQa {
                 ]
             }]
         });
-        let mut req = self.client.post(&endpoint).json(&body);
-        if let Some(k) = &self.api_key {
-            req = req.bearer_auth(k);
-        }
-        let resp = req.send().await.map_err(|e| ToolError::Http {
-            tool: NAME,
-            url: endpoint.clone(),
-            message: e.to_string(),
-        })?;
-        if !resp.status().is_success() {
-            return Err(ToolError::Status {
-                tool: NAME,
-                url: endpoint,
-                status: resp.status().as_u16(),
-            });
-        }
-        let v: Value = resp.json().await.map_err(|e| ToolError::Http {
-            tool: NAME,
-            url: endpoint.clone(),
-            message: format!("reply is not JSON: {e}"),
-        })?;
-        let answer = v
-            .pointer("/choices/0/message/content")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ToolError::Failed {
-                tool: NAME,
-                message: "the vision model's reply has no message content".into(),
-            })?;
-        Ok(Value::String(answer.to_string()))
+        let t0 = Instant::now();
+        let result = self.ask(&endpoint, &body).await;
+        let (prompt_tokens, completion_tokens) = match &result {
+            Ok((_, p, c)) => (*p, *c),
+            Err(_) => (0, 0),
+        };
+        // The record keeps the question and the image's size, never the image itself.
+        self.log.push(LlmCall {
+            purpose: CallPurpose::Vision,
+            step: 0,
+            messages: vec![Message {
+                role: "user".into(),
+                content: format!("{question}\n[image: {mime}, {} bytes]", data.len() / 4 * 3),
+            }],
+            reply: result.as_ref().ok().map(|(a, _, _)| a.clone()),
+            error: result.as_ref().err().map(ToString::to_string),
+            prompt_tokens,
+            completion_tokens,
+            cost_usd: (prompt_tokens as f64 * self.price.0
+                + completion_tokens as f64 * self.price.1)
+                / 1e6,
+            cached: false,
+            latency_ms: t0.elapsed().as_millis() as u64,
+            retries: 0,
+        });
+        result.map(|(answer, _, _)| Value::String(answer))
     }
     fn summarise(&self, result: &Value) -> Value {
         truncate_json(result, 2000)
