@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use herd_coordinator::store::{EmbeddedStore, StateStore};
 use herd_core::outcome::{EndReason, TaskOutcome};
-use herd_proto::v1::{LeaseRequest, ReportRequest, SubmitSweepRequest};
+use herd_proto::v1::{LeaseRequest, ReportBatchRequest, ReportRequest, SubmitSweepRequest};
 
 use crate::local::{Coordinator, CoordinatorParts};
 
@@ -190,21 +190,26 @@ async fn throughput(
                 if leases.is_empty() {
                     break;
                 }
-                let mut reports = Vec::new();
-                for l in leases {
-                    let mut c = client.clone();
-                    let req = ReportRequest {
+                // Tasks that finish at once go back in one call, as the worker's reporter
+                // sends them.
+                let reports = leases
+                    .into_iter()
+                    .map(|l| ReportRequest {
                         worker_id: id.clone(),
                         lease_id: l.lease_id,
                         task_key: l.task_key,
                         attempt: l.attempt,
                         outcome_json: outcome.clone(),
                         hand_back: false,
-                    };
-                    reports.push(tokio::spawn(async move { c.report_result(req).await }));
-                }
-                for r in reports {
-                    r.await??;
+                    })
+                    .collect();
+                let items = client
+                    .report_results(ReportBatchRequest { reports })
+                    .await?
+                    .into_inner()
+                    .items;
+                if let Some(bad) = items.iter().find(|i| i.response.is_none()) {
+                    anyhow::bail!("the coordinator refused a report: {}", bad.error);
                 }
             }
             Ok::<_, anyhow::Error>(lat)

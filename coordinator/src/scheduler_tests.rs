@@ -143,6 +143,56 @@ async fn results_are_recorded_once_and_duplicates_are_kept_as_attempts() {
 }
 
 #[tokio::test]
+async fn a_batch_of_reports_answers_each_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, store) = start(dir.path(), 10_000, None).await;
+    let id = submit(&s, dir.path(), sweep_toml("", ONE_ARM, "")).await;
+    let g = s.lease("w1", 10, Duration::ZERO).await.unwrap();
+    assert_eq!(g.len(), 3);
+    let ok = |i: usize, answer: &str| {
+        report(
+            "w1",
+            &g[i].lease_id,
+            &g[i].spec.key,
+            1,
+            outcome(EndReason::Submitted, Some(answer)),
+        )
+    };
+    let answers = s
+        .report_many(vec![
+            ok(0, "first"),
+            report(
+                "w1",
+                "no-lease",
+                "no/such/task",
+                1,
+                outcome(EndReason::Submitted, Some("x")),
+            ),
+            ok(0, "same task again in the same batch"),
+            ok(1, "second"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(answers.len(), 4);
+    assert_eq!(answers[0].as_ref().unwrap().0, Disposition::Recorded);
+    let err = answers[1].as_ref().unwrap_err().to_string();
+    assert!(err.contains("no/such/task"), "{err}");
+    assert_eq!(answers[2].as_ref().unwrap().0, Disposition::Duplicate);
+    assert_eq!(answers[3].as_ref().unwrap().0, Disposition::Recorded);
+    let st = s.status(&id).await.unwrap();
+    assert_eq!((st.done, st.running, st.total), (2, 1, 3));
+    // Answered means durable: both results and the duplicate attempt are in the store.
+    let snap = store.load().await.unwrap();
+    assert_eq!(snap.results.len(), 2);
+    assert!(snap.attempts.iter().any(|a| a.disposition == "duplicate"));
+    assert!(
+        snap.results
+            .iter()
+            .any(|r| r.answer.as_deref() == Some("first"))
+    );
+}
+
+#[tokio::test]
 async fn an_expired_lease_puts_the_task_back_and_a_late_report_still_counts_once() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _) = start(dir.path(), 300, None).await;
@@ -437,4 +487,108 @@ async fn state_survives_a_restart() {
         .await
         .unwrap();
     assert!(r.resumed);
+}
+
+/// A real embedded store whose next `fail` writes fail, counting every write.
+struct FlakyStore {
+    inner: EmbeddedStore,
+    fail: std::sync::atomic::AtomicU32,
+    writes: std::sync::atomic::AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl StateStore for FlakyStore {
+    fn kind(&self) -> &'static str {
+        "flaky"
+    }
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    async fn apply(
+        &self,
+        batch: Arc<Vec<crate::store::Mutation>>,
+    ) -> Result<(), crate::store::StoreError> {
+        use std::sync::atomic::Ordering;
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        let left = self.fail.load(Ordering::SeqCst);
+        if left > 0 {
+            self.fail.store(left - 1, Ordering::SeqCst);
+            return Err(crate::store::StoreError::Io {
+                location: "flaky".into(),
+                op: "write",
+                message: "disk unplugged".into(),
+            });
+        }
+        self.inner.apply(batch).await
+    }
+    async fn load(&self) -> Result<crate::store::Snapshot, crate::store::StoreError> {
+        self.inner.load().await
+    }
+}
+
+#[tokio::test]
+async fn a_failing_store_is_retried_with_backoff_and_loses_nothing() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let flaky = Arc::new(FlakyStore {
+        inner: EmbeddedStore::open(&dir.path().join("state.redb"))
+            .await
+            .unwrap(),
+        fail: 0.into(),
+        writes: 0.into(),
+    });
+    let store: Arc<dyn StateStore> = flaky.clone();
+    let s = Scheduler::start(
+        store.clone(),
+        None,
+        SchedulerSettings {
+            lease: Duration::from_secs(10),
+            heartbeat: Duration::from_secs(3),
+            data_dir: dir.path().to_path_buf(),
+        },
+    )
+    .await
+    .unwrap();
+    submit(&s, dir.path(), sweep_toml("", ONE_ARM, "")).await;
+    let g = s.lease("w1", 1, Duration::ZERO).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    flaky.fail.store(3, Ordering::SeqCst);
+    let before = flaky.writes.load(Ordering::SeqCst);
+    let err = s
+        .report(report(
+            "w1",
+            &g[0].lease_id,
+            &g[0].spec.key,
+            1,
+            outcome(EndReason::Submitted, Some("kept")),
+        ))
+        .await
+        .expect_err("an unwritten result is not acknowledged");
+    assert!(err.to_string().contains("disk unplugged"), "{err}");
+    // Backoff 200 + 400 + 800 ms: the fourth write lands, not dozens of spinning ones.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let writes = flaky.writes.load(Ordering::SeqCst) - before;
+    assert!(
+        (4..=6).contains(&writes),
+        "{writes} writes: the store must be retried with backoff"
+    );
+    let snap = store.load().await.unwrap();
+    assert_eq!(
+        snap.results.len(),
+        1,
+        "the result was kept and written on retry"
+    );
+    assert_eq!(snap.results[0].answer.as_deref(), Some("kept"));
+    // The worker's retry of the same report now finds the result.
+    let (d, _, _) = s
+        .report(report(
+            "w1",
+            &g[0].lease_id,
+            &g[0].spec.key,
+            1,
+            outcome(EndReason::Submitted, Some("kept")),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(d, Disposition::Duplicate);
 }

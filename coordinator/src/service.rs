@@ -164,35 +164,69 @@ impl WorkerService for WorkerApi {
     ) -> Result<Response<ReportResponse>, Status> {
         self.auth.check(req.metadata())?;
         let r = req.into_inner();
-        let outcome: TaskOutcome = serde_json::from_slice(&r.outcome_json).map_err(|e| {
-            Status::invalid_argument(format!("malformed outcome for task `{}`: {e}", r.task_key))
-        })?;
-        let trajectory = serde_json::to_vec(&outcome.trajectory).unwrap_or_default();
-        let (disposition, message, out_dir) = self
-            .scheduler
-            .report(Report {
-                worker_id: r.worker_id.clone(),
-                lease_id: r.lease_id.clone(),
-                task_key: r.task_key.clone(),
-                attempt: r.attempt,
-                outcome,
-                hand_back: r.hand_back,
-            })
-            .await?;
-        if matches!(disposition, Disposition::Recorded | Disposition::Failed)
-            && !trajectory.is_empty()
-        {
-            let key = r.task_key.clone();
-            let res =
-                tokio::task::spawn_blocking(move || write_trajectory(&out_dir, &key, &trajectory))
-                    .await;
-            if let Ok(Err(e)) | Err(e) = res.map_err(|e| std::io::Error::other(e.to_string())) {
-                warn!(task = %r.task_key, error = %e, "failed to write trajectory");
-            }
+        let (report, trajectory) = decode_report(r)?;
+        let key = report.task_key.clone();
+        let (disposition, message, out_dir) = self.scheduler.report(report).await?;
+        if keeps_trajectory(disposition) {
+            write_trajectories(vec![(out_dir, key, trajectory)]).await;
         }
         Ok(Response::new(ReportResponse {
             disposition: disposition as i32,
             message,
+        }))
+    }
+
+    async fn report_results(
+        &self,
+        req: Request<ReportBatchRequest>,
+    ) -> Result<Response<ReportBatchResponse>, Status> {
+        self.auth.check(req.metadata())?;
+        let reports = req.into_inner().reports;
+        let mut items: Vec<Option<ReportBatchItem>> = Vec::with_capacity(reports.len());
+        let mut decoded = Vec::with_capacity(reports.len());
+        let mut trajectories = Vec::with_capacity(reports.len());
+        for r in reports {
+            match decode_report(r) {
+                Ok((report, trajectory)) => {
+                    items.push(None);
+                    trajectories.push((report.task_key.clone(), trajectory));
+                    decoded.push(report);
+                }
+                Err(status) => items.push(Some(batch_error(status))),
+            }
+        }
+        let answers = self.scheduler.report_many(decoded).await?;
+        let mut writes = Vec::new();
+        let mut answers = answers.into_iter().zip(trajectories);
+        for slot in items.iter_mut().filter(|i| i.is_none()) {
+            let Some((answer, (key, trajectory))) = answers.next() else {
+                break;
+            };
+            *slot = Some(match answer {
+                Ok((disposition, message, out_dir)) => {
+                    if keeps_trajectory(disposition) {
+                        writes.push((out_dir, key, trajectory));
+                    }
+                    ReportBatchItem {
+                        response: Some(ReportResponse {
+                            disposition: disposition as i32,
+                            message,
+                        }),
+                        error_code: 0,
+                        error: String::new(),
+                    }
+                }
+                Err(e) => batch_error(Status::from(e)),
+            });
+        }
+        write_trajectories(writes).await;
+        Ok(Response::new(ReportBatchResponse {
+            items: items
+                .into_iter()
+                .map(|i| {
+                    i.unwrap_or_else(|| batch_error(Status::internal("report was not answered")))
+                })
+                .collect(),
         }))
     }
 
@@ -262,6 +296,67 @@ impl WorkerService for WorkerApi {
 }
 
 /// Writes `DIR/trajectories/<key>.json.gz` atomically.
+/// Turns a wire report into the scheduler's, with the trajectory as JSON for its file.
+fn decode_report(r: ReportRequest) -> Result<(Report, Vec<u8>), Status> {
+    let outcome: TaskOutcome = serde_json::from_slice(&r.outcome_json).map_err(|e| {
+        Status::invalid_argument(format!("malformed outcome for task `{}`: {e}", r.task_key))
+    })?;
+    let trajectory = serde_json::to_vec(&outcome.trajectory).unwrap_or_default();
+    Ok((
+        Report {
+            worker_id: r.worker_id,
+            lease_id: r.lease_id,
+            task_key: r.task_key,
+            attempt: r.attempt,
+            outcome,
+            hand_back: r.hand_back,
+        },
+        trajectory,
+    ))
+}
+
+/// A task's trajectory file is written when its report became the task's result.
+fn keeps_trajectory(d: Disposition) -> bool {
+    matches!(d, Disposition::Recorded | Disposition::Failed)
+}
+
+fn batch_error(status: Status) -> ReportBatchItem {
+    ReportBatchItem {
+        response: None,
+        error_code: status.code() as i32,
+        error: status.message().to_string(),
+    }
+}
+
+/// Writes trajectory files off the runtime; a failure is logged, never fatal (the result
+/// itself is already durable).
+async fn write_trajectories(items: Vec<(PathBuf, String, Vec<u8>)>) {
+    let items: Vec<_> = items
+        .into_iter()
+        .filter(|(_, _, t)| !t.is_empty())
+        .collect();
+    if items.is_empty() {
+        return;
+    }
+    let res = tokio::task::spawn_blocking(move || {
+        items
+            .into_iter()
+            .filter_map(|(dir, key, json)| {
+                write_trajectory(&dir, &key, &json).err().map(|e| (key, e))
+            })
+            .collect::<Vec<_>>()
+    })
+    .await;
+    match res {
+        Ok(errors) => {
+            for (key, e) in errors {
+                warn!(task = %key, error = %e, "failed to write trajectory");
+            }
+        }
+        Err(e) => warn!(error = %e, "trajectory writer failed"),
+    }
+}
+
 pub fn write_trajectory(dir: &std::path::Path, key: &str, json: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let tdir = dir.join("trajectories");

@@ -3,5 +3,6 @@
 
 pub mod agent;
 pub mod agent_runner;
+pub mod reporter;
 pub mod runtime;
 pub mod tools;

@@ -15,6 +15,8 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::reporter::Reporter;
+
 /// A worker runtime error.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -134,6 +136,7 @@ pub async fn run_worker(
         hb_stop.clone(),
     ));
 
+    let (reporter, reporter_task) = Reporter::start(client.clone());
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
     let mut idle_since: Option<tokio::time::Instant> = None;
     let mut tasks = tokio::task::JoinSet::new();
@@ -196,6 +199,7 @@ pub async fn run_worker(
             );
             let ctx = TaskCtx {
                 client: client.clone(),
+                reporter: reporter.clone(),
                 runner: runner.clone(),
                 worker_id: settings.worker_id.clone(),
                 cancel,
@@ -237,6 +241,9 @@ pub async fn run_worker(
     }
     hb_stop.cancel();
     let _ = hb.await;
+    // Every task has reported (or was aborted); the last handle goes and the sender ends.
+    drop(reporter);
+    let _ = reporter_task.await;
     Ok(())
 }
 
@@ -343,6 +350,7 @@ async fn heartbeat_loop(
 
 struct TaskCtx {
     client: Client,
+    reporter: Reporter,
     runner: Arc<dyn TaskRunner>,
     worker_id: String,
     cancel: CancellationToken,
@@ -384,9 +392,8 @@ async fn run_one(lease: Lease, ctx: TaskCtx) {
     };
     let mut wait = Duration::from_millis(100);
     loop {
-        match ctx.client.clone().report_result(req.clone()).await {
+        match ctx.reporter.report(req.clone()).await {
             Ok(r) => {
-                let r = r.into_inner();
                 info!(task = %lease.task_key, disposition = ?Disposition::try_from(r.disposition), msg = %r.message, "reported");
                 break;
             }

@@ -122,7 +122,7 @@ impl StateStore for EmbeddedStore {
         self.path.display().to_string()
     }
 
-    async fn apply(&self, batch: Vec<Mutation>) -> Result<(), StoreError> {
+    async fn apply(&self, batch: std::sync::Arc<Vec<Mutation>>) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -510,7 +510,7 @@ pub async fn bench_store_apply(
     for _ in 0..batches {
         let batch: Vec<Mutation> = rest.by_ref().take(batch_size).collect();
         let started = Instant::now();
-        store.apply(batch).await?;
+        store.apply(std::sync::Arc::new(batch)).await?;
         spent += started.elapsed();
     }
     let per_second = if spent.is_zero() {

@@ -113,7 +113,7 @@ pub trait StateStore: Send + Sync + 'static {
     /// Where it lives (file path or URL without password).
     fn location(&self) -> String;
     /// Applies all mutations atomically and durably, in order.
-    async fn apply(&self, batch: Vec<Mutation>) -> Result<(), StoreError>;
+    async fn apply(&self, batch: std::sync::Arc<Vec<Mutation>>) -> Result<(), StoreError>;
     /// Reads everything back.
     async fn load(&self) -> Result<Snapshot, StoreError>;
 }

@@ -174,7 +174,7 @@ impl StateStore for RedisStore {
         self.location.clone()
     }
 
-    async fn apply(&self, batch: Vec<Mutation>) -> Result<(), StoreError> {
+    async fn apply(&self, batch: std::sync::Arc<Vec<Mutation>>) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }

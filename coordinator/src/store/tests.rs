@@ -277,7 +277,7 @@ async fn round_trip_every_record_type(b: &dyn Backend) {
     let empty = store.load().await.expect("load empty");
     assert_eq!(empty, Snapshot::default());
     store
-        .apply(vec![
+        .apply(std::sync::Arc::new(vec![
             Mutation::PutSweep(sweep("s2", "running")),
             Mutation::PutSweep(sweep("s1", "running")),
             Mutation::PutLease(lease("s1", "b/item-2/e0", 1)),
@@ -287,15 +287,15 @@ async fn round_trip_every_record_type(b: &dyn Backend) {
             put_result(result("s1", "a/item-1/e0", "7")),
             put_attempt(attempt("s1", "a/item-1/e0", 1, "error")),
             put_attempt(attempt("s1", "a/item-1/e0", 2, "recorded")),
-        ])
+        ]))
         .await
         .expect("apply");
     // Replacing puts: the latest sweep state and progress win.
     store
-        .apply(vec![
+        .apply(std::sync::Arc::new(vec![
             Mutation::PutSweep(sweep("s1", "done")),
             Mutation::PutProgress(progress("s1", "a/item-1/e0", 3)),
-        ])
+        ]))
         .await
         .expect("apply update");
     let got = store.load().await.expect("load");
@@ -318,17 +318,17 @@ async fn round_trip_every_record_type(b: &dyn Backend) {
 async fn put_result_keeps_the_first(b: &dyn Backend) {
     let store = b.open().await;
     store
-        .apply(vec![
+        .apply(std::sync::Arc::new(vec![
             put_result(result("s", "t1", "first")),
             put_result(result("s", "t1", "second in the same batch")),
-        ])
+        ]))
         .await
         .expect("apply");
     store
-        .apply(vec![
+        .apply(std::sync::Arc::new(vec![
             put_result(result("s", "t1", "third, a later batch")),
             put_result(result("s", "t2", "other task")),
-        ])
+        ]))
         .await
         .expect("apply");
     let got = store.load().await.expect("load").results;
@@ -353,11 +353,14 @@ async fn attempts_append_in_order(b: &dyn Backend) {
             want.push(a.clone());
             mutations.push(put_attempt(a));
         }
-        store.apply(mutations).await.expect("apply");
+        store
+            .apply(std::sync::Arc::new(mutations))
+            .await
+            .expect("apply");
     }
     let dup = attempt("s", "t0", 0, "expired");
     store
-        .apply(vec![put_attempt(dup.clone())])
+        .apply(std::sync::Arc::new(vec![put_attempt(dup.clone())]))
         .await
         .expect("apply dup");
     want.push(dup);
@@ -367,15 +370,15 @@ async fn attempts_append_in_order(b: &dyn Backend) {
 async fn delete_lease_removes_it(b: &dyn Backend) {
     let store = b.open().await;
     store
-        .apply(vec![
+        .apply(std::sync::Arc::new(vec![
             Mutation::PutLease(lease("s", "t1", 1)),
             Mutation::PutLease(lease("s", "t2", 1)),
             Mutation::PutLease(lease("s", "t3", 1)),
-        ])
+        ]))
         .await
         .expect("apply");
     store
-        .apply(vec![
+        .apply(std::sync::Arc::new(vec![
             delete_lease("s", "t1"),
             delete_lease("s", "never-leased"),
             // In-order application: put then delete leaves nothing, delete then put leaves it.
@@ -383,7 +386,7 @@ async fn delete_lease_removes_it(b: &dyn Backend) {
             delete_lease("s", "t4"),
             delete_lease("s", "t3"),
             Mutation::PutLease(lease("s", "t3", 2)),
-        ])
+        ]))
         .await
         .expect("apply deletes");
     let leases = store.load().await.expect("load").leases;
@@ -393,21 +396,23 @@ async fn delete_lease_removes_it(b: &dyn Backend) {
 async fn failed_batch_applies_nothing(b: &dyn Backend) {
     let store = b.open().await;
     store
-        .apply(vec![Mutation::PutSweep(sweep("s", "running"))])
+        .apply(std::sync::Arc::new(vec![Mutation::PutSweep(sweep(
+            "s", "running",
+        ))]))
         .await
         .expect("apply good batch");
     let before = store.load().await.expect("load");
     let mut bad = result("s", "t9", "unstorable");
     bad.cost_usd = f64::NAN;
     let err = store
-        .apply(vec![
+        .apply(std::sync::Arc::new(vec![
             Mutation::PutSweep(sweep("s", "done")),
             Mutation::PutLease(lease("s", "t1", 1)),
             put_attempt(attempt("s", "t1", 1, "recorded")),
             put_result(result("s", "t1", "fine")),
             put_result(bad),
             delete_lease("s", "t1"),
-        ])
+        ]))
         .await
         .expect_err("a batch with a NaN cost must be refused");
     let text = err.to_string();
@@ -431,7 +436,10 @@ async fn reopen_sees_everything(b: &dyn Backend) {
         put_attempt(attempt("s", "t2", 1, "error")),
         put_attempt(attempt("s", "t2", 2, "recorded")),
     ];
-    store.apply(batch).await.expect("apply");
+    store
+        .apply(std::sync::Arc::new(batch))
+        .await
+        .expect("apply");
     let before = store.load().await.expect("load");
     assert_eq!(before.attempts.len(), 2);
     drop(store);
@@ -439,7 +447,12 @@ async fn reopen_sees_everything(b: &dyn Backend) {
     assert_eq!(reopened.load().await.expect("load after reopen"), before);
     // Appending after a reopen continues the sequence rather than overwriting.
     reopened
-        .apply(vec![put_attempt(attempt("s", "t2", 3, "duplicate"))])
+        .apply(std::sync::Arc::new(vec![put_attempt(attempt(
+            "s",
+            "t2",
+            3,
+            "duplicate",
+        ))]))
         .await
         .expect("apply after reopen");
     let after = reopened.load().await.expect("load").attempts;
@@ -457,7 +470,10 @@ async fn ten_thousand_mutations_in_one_batch(b: &dyn Backend) {
         batch.push(put_result(result("s", &task, &i.to_string())));
         batch.push(put_attempt(attempt("s", &task, i, "recorded")));
     }
-    store.apply(batch).await.expect("apply 10k");
+    store
+        .apply(std::sync::Arc::new(batch))
+        .await
+        .expect("apply 10k");
     let got = store.load().await.expect("load");
     assert_eq!(got.leases.len(), 2_500);
     assert_eq!(got.progress.len(), 2_500);
@@ -474,7 +490,10 @@ async fn ten_thousand_mutations_in_one_batch(b: &dyn Backend) {
 
 async fn empty_batch_is_a_no_op(b: &dyn Backend) {
     let store = b.open().await;
-    store.apply(Vec::new()).await.expect("apply empty");
+    store
+        .apply(std::sync::Arc::new(Vec::new()))
+        .await
+        .expect("apply empty");
     assert_eq!(store.load().await.expect("load"), Snapshot::default());
     assert!(!store.location().is_empty());
 }
@@ -521,10 +540,10 @@ async fn embedded_corrupt_value_names_table_and_key() {
     let backend = EmbeddedBackend::new("corrupt");
     let store = backend.open().await;
     store
-        .apply(vec![
+        .apply(std::sync::Arc::new(vec![
             put_result(result("s", "t1", "ok")),
             put_result(result("s", "t2", "ok")),
-        ])
+        ]))
         .await
         .expect("apply");
     drop(store);
@@ -614,7 +633,9 @@ async fn redis_corrupt_value_names_table_and_key() {
     let backend = RedisBackend::new("corrupt").await;
     let store = backend.connect().await;
     store
-        .apply(vec![Mutation::PutLease(lease("s", "t1", 1))])
+        .apply(std::sync::Arc::new(vec![Mutation::PutLease(lease(
+            "s", "t1", 1,
+        ))]))
         .await
         .expect("apply");
     let mut raw = backend.raw().await;
@@ -649,7 +670,10 @@ async fn redis_load_reads_in_chunks() {
         batch.push(put_attempt(attempt("s", &task, i, "recorded")));
     }
     // 200 attempts end in a partial chunk of 7; 203 (added below) end exactly on a chunk.
-    store.apply(batch).await.expect("apply");
+    store
+        .apply(std::sync::Arc::new(batch))
+        .await
+        .expect("apply");
     let got = store.load().await.expect("load");
     assert_eq!(got.results.len(), 200);
     assert!(
@@ -666,7 +690,10 @@ async fn redis_load_reads_in_chunks() {
     let extra: Vec<_> = (200..203u32)
         .map(|i| put_attempt(attempt("s", "t", i, "recorded")))
         .collect();
-    store.apply(extra).await.expect("apply extra");
+    store
+        .apply(std::sync::Arc::new(extra))
+        .await
+        .expect("apply extra");
     let attempts = store.load().await.expect("load").attempts;
     assert_eq!(attempts.len(), 203);
     assert_eq!(attempts[202].attempt, 202);
@@ -681,9 +708,12 @@ async fn redis_prefixes_keep_stores_apart() {
     let b = RedisStore::connect_with_prefix(&server.url(), "b:")
         .await
         .expect("connect b");
-    a.apply(vec![Mutation::PutSweep(sweep("only-in-a", "running"))])
-        .await
-        .expect("apply");
+    a.apply(std::sync::Arc::new(vec![Mutation::PutSweep(sweep(
+        "only-in-a",
+        "running",
+    ))]))
+    .await
+    .expect("apply");
     assert_eq!(a.load().await.expect("load a").sweeps.len(), 1);
     assert_eq!(b.load().await.expect("load b"), Snapshot::default());
 }
