@@ -1,5 +1,6 @@
 //! A stored action's load-source defines its imports with their aliases and its generated
-//! dependencies, so it runs in a fresh interpreter (host `python3` stands in for the kernel).
+//! dependencies, so it runs in a fresh interpreter: host `python3` for the standard library,
+//! and a fresh Docker kernel of the sandbox image for an action that imports numpy.
 
 mod common;
 
@@ -8,14 +9,6 @@ use std::sync::Arc;
 
 use common::{HashEmbedder, access, fdef};
 use herd_actions::{ActionLibrary, ActionStore, EdgeStore, SkipDocstrings};
-
-fn python_has(module: &str) -> bool {
-    Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
 
 fn run_python(src: &str) -> String {
     let out = Command::new("python3")
@@ -79,14 +72,6 @@ async fn load_source_keeps_aliases_and_dependencies() {
     let np_src = lib.load_bundle(ns, &[np_action]).await.expect("bundle");
     assert!(np_src.contains("import numpy as np\n"), "{np_src}");
     assert!(!np_src.contains("import numpy\n"), "{np_src}");
-    if python_has("numpy") {
-        assert_eq!(
-            run_python(&format!("{np_src}\nprint(np_total([1, 2, 3]))")),
-            "6"
-        );
-    } else {
-        eprintln!("numpy not installed on the host: checked the numpy load-source as text only");
-    }
 
     // Only `describe` is asked for; its dependency `median_of` and both aliases come along.
     let describe = lib
@@ -105,4 +90,94 @@ async fn load_source_keeps_aliases_and_dependencies() {
         run_python(&format!("{src}\nprint(st.__name__, fl.__name__)")),
         "statistics floor"
     );
+}
+
+/// A kernel host with no functions (the test's cells make no host calls).
+struct NoHost;
+
+#[async_trait::async_trait]
+impl herd_core::kernel::HostCalls for NoHost {
+    async fn call(
+        &self,
+        name: &str,
+        _args: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        Err(format!("no host function `{name}` in this test"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_that_imports_numpy_runs_in_a_fresh_docker_kernel() {
+    use herd_core::config::{SandboxConfig, SandboxKind};
+    use herd_sandbox::{BuildOptions, SandboxProvider, TaskLabels};
+    let timeout = std::time::Duration::from_secs(60);
+    // Idempotent: the setup script has built the image already.
+    herd_sandbox::build_image(&BuildOptions::default())
+        .await
+        .expect("the sandbox image");
+    let cfg = SandboxConfig {
+        kind: SandboxKind::Docker,
+        pool_size: 0,
+        ..SandboxConfig::default()
+    };
+    let worker = format!("test-actions-np-{}", std::process::id());
+    let provider = SandboxProvider::new(&cfg, &worker).await.expect("docker");
+    let labels = |task: &str| TaskLabels {
+        sweep: "actions-test".into(),
+        task: task.into(),
+    };
+
+    // The agent defines the action in one task's kernel; the sandbox reports its metadata.
+    let mut first = provider
+        .acquire(labels("t1"), false)
+        .await
+        .expect("kernel 1");
+    let cell = "import numpy as np\n\
+def np_total(xs):\n    \"\"\"Sum a list with numpy.\"\"\"\n    return int(np.sum(np.array(xs)))\n\
+np_total([1])";
+    let out = first.run_cell(cell, timeout, &NoHost).await.expect("cell");
+    assert!(out.error.is_none(), "{:?}", out.error);
+    assert_eq!(out.functions.len(), 1, "{:?}", out.functions);
+    assert_eq!(
+        out.functions[0].imports,
+        vec!["import numpy as np".to_string()]
+    );
+    first.close().await;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Arc<dyn ActionStore> = Arc::new(EdgeStore::open(dir.path()).await.expect("open"));
+    let lib = ActionLibrary::new(store, HashEmbedder::new("test-hash", 32));
+    let a = access("np", true, true);
+    lib.add_from_cell(&a, "t1", &out.functions, &SkipDocstrings)
+        .await
+        .expect("add");
+    let action = lib
+        .get("np", "np_total", None)
+        .await
+        .expect("get")
+        .expect("stored");
+    let src = lib.load_bundle("np", &[action]).await.expect("bundle");
+
+    // A later task's fresh kernel, where `np` was never imported, loads and calls it.
+    let mut second = provider
+        .acquire(labels("t2"), false)
+        .await
+        .expect("kernel 2");
+    let fresh = second
+        .run_cell("'np' in globals()", timeout, &NoHost)
+        .await
+        .expect("cell");
+    assert_eq!(fresh.result.as_deref(), Some("False"));
+    let out = second
+        .run_cell(
+            &format!("{src}\nnp_total([1, 2, 3]), np.__name__"),
+            timeout,
+            &NoHost,
+        )
+        .await
+        .expect("cell");
+    assert!(out.error.is_none(), "{src}\n{:?}", out.error);
+    assert_eq!(out.result.as_deref(), Some("(6, 'numpy')"));
+    second.close().await;
+    provider.shutdown().await;
 }

@@ -155,8 +155,9 @@ pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for: {what}");
 }
 
-/// A scripted OpenAI-compatible chat server: every reply defines nothing and submits an
-/// answer after `latency`. Counts requests.
+/// A scripted OpenAI-compatible chat server. Step `i` of a task (counted by the assistant
+/// turns already in the request) is answered with `steps[i]` (the last one repeats) after
+/// `latency[i]` (likewise). Counts requests.
 pub struct FakeModel {
     pub url: String,
     pub requests: Arc<AtomicU64>,
@@ -164,8 +165,17 @@ pub struct FakeModel {
 }
 
 impl FakeModel {
-    /// Starts the server on its own runtime. `answer` is submitted by every task.
+    /// Every task submits `answer` at its first step, after `latency`.
     pub fn start(latency: Duration, answer: &str) -> FakeModel {
+        FakeModel::script(
+            vec![latency],
+            vec![format!("submit_final_answer({answer:?})")],
+        )
+    }
+
+    /// Replies with the code cells `steps`, one per step, each after its `latency`.
+    pub fn script(latency: Vec<Duration>, steps: Vec<String>) -> FakeModel {
+        assert!(!latency.is_empty() && !steps.is_empty());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -177,20 +187,25 @@ impl FakeModel {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let reqs = requests.clone();
-        let answer = answer.to_string();
+        let script = Arc::new((latency, steps));
         rt.spawn(async move {
             use axum::routing::post;
             let app = axum::Router::new().route(
                 "/v1/chat/completions",
                 post(move |body: axum::Json<serde_json::Value>| {
                     let reqs = reqs.clone();
-                    let answer = answer.clone();
+                    let script = script.clone();
                     async move {
                         reqs.fetch_add(1, Ordering::SeqCst);
-                        tokio::time::sleep(latency).await;
+                        let step = body.0["messages"]
+                            .as_array()
+                            .map(|m| m.iter().filter(|m| m["role"] == "assistant").count())
+                            .unwrap_or(0);
+                        let (latency, steps) = &*script;
+                        tokio::time::sleep(latency[step.min(latency.len() - 1)]).await;
                         let content = serde_json::json!({
-                            "thought": "I know the answer.",
-                            "code": format!("submit_final_answer({answer:?})"),
+                            "thought": "Next step.",
+                            "code": steps[step.min(steps.len() - 1)],
                         })
                         .to_string();
                         let model = body.0["model"].as_str().unwrap_or("fake").to_string();
