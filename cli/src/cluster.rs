@@ -121,7 +121,7 @@ pub async fn worker(a: WorkerArgs) -> anyhow::Result<()> {
     let mut opts =
         herd_worker::agent_runner::RunnerOptions::for_local_run(&a.work_dir.canonicalize()?);
     opts.worker_id = id.clone();
-    let runner: Arc<dyn TaskRunner> = herd_worker::agent_runner::AgentRunner::new(opts)
+    let runner: Arc<dyn TaskRunner> = herd_worker::agent_runner::AgentRunner::connect(opts)
         .await
         .map_err(anyhow::Error::msg)
         .context("failed to prepare the worker")?;

@@ -117,7 +117,7 @@ pub async fn run(a: RunArgs) -> anyhow::Result<()> {
         "run-{}",
         &herd_coordinator::expand::sweep_id("", "", &out.display().to_string())[1..]
     );
-    let runner: Arc<dyn TaskRunner> = herd_worker::agent_runner::AgentRunner::new(opts)
+    let runner: Arc<dyn TaskRunner> = herd_worker::agent_runner::AgentRunner::connect(opts)
         .await
         .map_err(anyhow::Error::msg)
         .context("failed to prepare workers")?;

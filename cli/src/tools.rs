@@ -45,8 +45,7 @@ pub async fn report(a: ReportArgs) -> anyhow::Result<()> {
                 Format::Md => (c.to_markdown(), "md"),
                 Format::Html => (c.to_html()?, "html"),
                 Format::Json => (serde_json::to_string_pretty(&c)?, "json"),
-            })
-            .map(|(t, e)| (t, e));
+            });
         }
         let r = herd_report::build_report(&a.input, &opts)?;
         let (text, ext) = match a.format {

@@ -55,12 +55,17 @@ pub struct AgentRunner {
     tools: ToolEnv,
 }
 
+/// The response cache and the shared rate limiter a runner uses, when it has them.
+type CacheAndLimiter = (
+    Option<Arc<dyn ResponseCache>>,
+    Option<Arc<dyn herd_llm::RateLimiter>>,
+);
+
 impl AgentRunner {
-    pub async fn new(opts: RunnerOptions) -> Result<Arc<dyn TaskRunner>, String> {
-        let (cache, limiter): (
-            Option<Arc<dyn ResponseCache>>,
-            Option<Arc<dyn herd_llm::RateLimiter>>,
-        ) = match &opts.redis_url {
+    /// Connects the runner's cache and rate limiter (Redis when `redis_url` is set, else a
+    /// local cache file) and returns it ready to run tasks.
+    pub async fn connect(opts: RunnerOptions) -> Result<Arc<dyn TaskRunner>, String> {
+        let (cache, limiter): CacheAndLimiter = match &opts.redis_url {
             Some(url) => (
                 Some(Arc::new(
                     herd_llm::RedisResponseCache::connect(url)

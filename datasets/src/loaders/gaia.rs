@@ -112,12 +112,12 @@ fn parse_row(
     Ok(it)
 }
 
+/// Metadata rows numbered from 1, each parsed or with its own error.
+type NumberedRows = Vec<(usize, Result<Row, DatasetError>)>;
+
 /// The rows of a parquet metadata file as JSON objects of text, numbered from 1.
 /// Nested columns (`Annotator Metadata`) are not needed and skipped.
-fn parquet_rows(
-    bytes: &[u8],
-    path: &str,
-) -> Result<Vec<(usize, Result<Row, DatasetError>)>, DatasetError> {
+fn parquet_rows(bytes: &[u8], path: &str) -> Result<NumberedRows, DatasetError> {
     use polars::prelude::{DataType, ParquetReader, SerReader};
     let bad = |e: polars::error::PolarsError| {
         DatasetError::io(path, format!("not a readable parquet file: {e}"))
