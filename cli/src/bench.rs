@@ -128,6 +128,7 @@ async fn throughput(
     dir: &std::path::Path,
     tasks: usize,
     workers: usize,
+    with_trajectories: bool,
 ) -> anyhow::Result<Throughput> {
     let coord = Coordinator::start(
         "127.0.0.1:0",
@@ -164,7 +165,16 @@ async fn throughput(
         sandbox: Default::default(),
         model_identity: "bench".into(),
         error: None,
-        trajectory: Default::default(),
+        // Tasks that finish at once have no trajectory; the `+ trajectories` row gives each
+        // a small one, so the coordinator also writes a file per task.
+        trajectory: herd_core::trajectory::Trajectory {
+            task_prompt: if with_trajectories {
+                "What is 1 + 0?".into()
+            } else {
+                String::new()
+            },
+            ..Default::default()
+        },
     })?;
     let start = Instant::now();
     let mut handles = Vec::new();
@@ -261,7 +271,7 @@ async fn scheduler(
     ));
     let embedded: Arc<dyn StateStore> =
         Arc::new(EmbeddedStore::open(&dir.path().join("bench.redb")).await?);
-    let e = throughput(embedded, dir.path(), tasks, workers).await?;
+    let e = throughput(embedded, dir.path(), tasks, workers, false).await?;
     let row = |name: &str, t: &Throughput| {
         format!(
             "{:<12} {:>8} {:>9.2} {:>11.0} {:>12?} {:>12?}\n",
@@ -274,6 +284,10 @@ async fn scheduler(
         )
     };
     out.push_str(&row("embedded", &e));
+    let embedded: Arc<dyn StateStore> =
+        Arc::new(EmbeddedStore::open(&dir.path().join("bench-traj.redb")).await?);
+    let et = throughput(embedded, &dir.path().join("traj"), tasks, workers, true).await?;
+    out.push_str(&row("  + traj", &et));
     let mut redis_server = None;
     let url = match redis {
         Some(u) => Some(u),
@@ -290,7 +304,7 @@ async fn scheduler(
     };
     if let Some(url) = url {
         let store = herd_coordinator::store::open(&url).await?;
-        let r = throughput(store, &dir.path().join("redis"), tasks, workers).await?;
+        let r = throughput(store, &dir.path().join("redis"), tasks, workers, false).await?;
         out.push_str(&row("redis", &r));
     }
     if let Some(mut c) = redis_server {
@@ -309,6 +323,10 @@ async fn scheduler(
         "\nembedded reaches {:.1}% of the in-memory ceiling; targets: ≥10,000 tasks/s embedded, ≥3,000 with Redis\n",
         100.0 * (e.tasks as f64 / e.secs) / base
     ));
+    out.push_str(
+        "`+ traj`: the same with a trajectory file (trajectories/<key>.json.gz) written per task, \
+         which the filesystem's file creation bounds\n",
+    );
 
     // Memory per queued task: RSS before and after queueing `queued` tasks.
     let store: Arc<dyn StateStore> =

@@ -10,6 +10,7 @@ pub mod outputs;
 pub mod scheduler;
 pub mod service;
 pub mod store;
+pub mod trajectories;
 
 pub use error::CoordinatorError;
 pub use scheduler::{ActionHooks, Scheduler, SchedulerSettings};

@@ -18,6 +18,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::{info, warn};
 
 use crate::scheduler::{Report, Scheduler};
+use crate::trajectories::TrajectoryWriter;
 
 /// Action-store calls served to workers (`retrieve`, `store`, `size`, …), JSON in and out.
 #[async_trait::async_trait]
@@ -69,6 +70,7 @@ pub struct WorkerApi {
     scheduler: Scheduler,
     actions: Option<Arc<dyn ActionBackend>>,
     auth: AuthCheck,
+    trajectories: TrajectoryWriter,
 }
 
 /// The control service.
@@ -168,7 +170,9 @@ impl WorkerService for WorkerApi {
         let key = report.task_key.clone();
         let (disposition, message, out_dir) = self.scheduler.report(report).await?;
         if keeps_trajectory(disposition) {
-            write_trajectories(vec![(out_dir, key, trajectory)]).await;
+            self.trajectories
+                .write(vec![(out_dir, key, trajectory)])
+                .await;
         }
         Ok(Response::new(ReportResponse {
             disposition: disposition as i32,
@@ -219,7 +223,7 @@ impl WorkerService for WorkerApi {
                 Err(e) => batch_error(Status::from(e)),
             });
         }
-        write_trajectories(writes).await;
+        self.trajectories.write(writes).await;
         Ok(Response::new(ReportBatchResponse {
             items: items
                 .into_iter()
@@ -301,7 +305,12 @@ fn decode_report(r: ReportRequest) -> Result<(Report, Vec<u8>), Status> {
     let outcome: TaskOutcome = serde_json::from_slice(&r.outcome_json).map_err(|e| {
         Status::invalid_argument(format!("malformed outcome for task `{}`: {e}", r.task_key))
     })?;
-    let trajectory = serde_json::to_vec(&outcome.trajectory).unwrap_or_default();
+    // An empty trajectory (the agent never ran) gets no file.
+    let trajectory = if outcome.trajectory.is_empty() {
+        Vec::new()
+    } else {
+        serde_json::to_vec(&outcome.trajectory).unwrap_or_default()
+    };
     Ok((
         Report {
             worker_id: r.worker_id,
@@ -326,45 +335,6 @@ fn batch_error(status: Status) -> ReportBatchItem {
         error_code: status.code() as i32,
         error: status.message().to_string(),
     }
-}
-
-/// Writes trajectory files off the runtime; a failure is logged, never fatal (the result
-/// itself is already durable).
-async fn write_trajectories(items: Vec<(PathBuf, String, Vec<u8>)>) {
-    let items: Vec<_> = items
-        .into_iter()
-        .filter(|(_, _, t)| !t.is_empty())
-        .collect();
-    if items.is_empty() {
-        return;
-    }
-    let res = tokio::task::spawn_blocking(move || {
-        items
-            .into_iter()
-            .filter_map(|(dir, key, json)| {
-                write_trajectory(&dir, &key, &json).err().map(|e| (key, e))
-            })
-            .collect::<Vec<_>>()
-    })
-    .await;
-    match res {
-        Ok(errors) => {
-            for (key, e) in errors {
-                warn!(task = %key, error = %e, "failed to write trajectory");
-            }
-        }
-        Err(e) => warn!(error = %e, "trajectory writer failed"),
-    }
-}
-
-pub fn write_trajectory(dir: &std::path::Path, key: &str, json: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tdir = dir.join("trajectories");
-    std::fs::create_dir_all(&tdir)?;
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    enc.write_all(json)?;
-    let bytes = enc.finish()?;
-    crate::outputs::write_atomic(&tdir.join(format!("{key}.json.gz")), &bytes)
 }
 
 #[tonic::async_trait]
@@ -515,6 +485,7 @@ pub async fn serve(
         scheduler: scheduler.clone(),
         actions,
         auth: auth.clone(),
+        trajectories: TrajectoryWriter::start(),
     };
     let control = ControlApi { scheduler, auth };
     let mut builder = tonic::transport::Server::builder();

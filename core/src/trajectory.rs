@@ -84,3 +84,15 @@ pub struct Trajectory {
     pub end_reason: String,
     pub notes: Vec<String>,
 }
+
+impl Trajectory {
+    /// Nothing happened: no prompt, no step, no model call, no note (a task that failed
+    /// before its agent ran). Such a trajectory is not written to disk.
+    pub fn is_empty(&self) -> bool {
+        self.system_prompt.is_empty()
+            && self.task_prompt.is_empty()
+            && self.steps.is_empty()
+            && self.llm_calls.is_empty()
+            && self.notes.is_empty()
+    }
+}
