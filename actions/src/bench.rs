@@ -13,11 +13,32 @@ use crate::store::{
     ActionFilter, ActionStore, EdgeStore, EdgeStoreOptions, EmbedderSpec, StoredAction,
 };
 
+/// How the benchmark's vectors are spread over the sphere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distribution {
+    /// Text-like: points near a 32-dimensional subspace, in topic clusters, as sentence
+    /// embeddings are (their intrinsic dimension is far below their 384 coordinates).
+    Clustered,
+    /// Uniform on the sphere: no structure at all, the hardest case for any graph index.
+    Uniform,
+}
+
+impl Distribution {
+    fn label(self) -> &'static str {
+        match self {
+            Distribution::Clustered => "text-like",
+            Distribution::Uniform => "uniform",
+        }
+    }
+}
+
 /// What to measure.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
     /// Library sizes (number of actions).
     pub sizes: Vec<usize>,
+    /// Vector distributions, each measured at every size.
+    pub distributions: Vec<Distribution>,
     /// Random queries per size.
     pub queries: usize,
     pub k: usize,
@@ -34,6 +55,7 @@ impl BenchOptions {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         BenchOptions {
             sizes: vec![1_000, 10_000, 100_000],
+            distributions: vec![Distribution::Clustered, Distribution::Uniform],
             queries: 200,
             k: 10,
             dim: 384,
@@ -65,6 +87,64 @@ impl Rng {
         l2_normalise(&mut v);
         v
     }
+
+    /// A standard normal draw (Box–Muller).
+    fn normal(&mut self) -> f32 {
+        let u1 = ((self.next_f32() + 1.0) / 2.0).max(1e-7);
+        let u2 = (self.next_f32() + 1.0) / 2.0;
+        (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+    }
+}
+
+/// Draws unit vectors from a [`Distribution`].
+struct Sampler {
+    dist: Distribution,
+    dim: usize,
+    /// Clustered: the subspace's basis (`INTRINSIC` rows of `dim`) and the topic centres.
+    basis: Vec<f32>,
+    centres: Vec<Vec<f32>>,
+}
+
+const INTRINSIC: usize = 32;
+const TOPICS: usize = 500;
+
+impl Sampler {
+    fn new(dist: Distribution, dim: usize, rng: &mut Rng) -> Sampler {
+        let (basis, centres) = match dist {
+            Distribution::Uniform => (Vec::new(), Vec::new()),
+            Distribution::Clustered => (
+                (0..INTRINSIC * dim).map(|_| rng.normal()).collect(),
+                (0..TOPICS)
+                    .map(|_| (0..INTRINSIC).map(|_| rng.normal()).collect())
+                    .collect(),
+            ),
+        };
+        Sampler {
+            dist,
+            dim,
+            basis,
+            centres,
+        }
+    }
+
+    fn sample(&self, rng: &mut Rng) -> Vec<f32> {
+        match self.dist {
+            Distribution::Uniform => rng.unit(self.dim),
+            Distribution::Clustered => {
+                let c = &self.centres
+                    [(((rng.next_f32() + 1.0) / 2.0) * TOPICS as f32) as usize % TOPICS];
+                let z: Vec<f32> = c.iter().map(|x| x + 0.6 * rng.normal()).collect();
+                let mut v: Vec<f32> = (0..self.dim).map(|_| 0.3 * rng.normal()).collect();
+                for (zi, row) in z.iter().zip(self.basis.chunks_exact(self.dim)) {
+                    for (vj, bj) in v.iter_mut().zip(row) {
+                        *vj += zi * bj;
+                    }
+                }
+                l2_normalise(&mut v);
+                v
+            }
+        }
+    }
 }
 
 fn percentile(sorted_ms: &[f64], p: f64) -> f64 {
@@ -89,6 +169,58 @@ fn exact_top_k(matrix: &[f32], dim: usize, q: &[f32], k: usize) -> Vec<usize> {
     scored.truncate(k);
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     scored.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Mean cosine similarity of each vector to its nearest other vector.
+fn nn_cosine(vs: &[Vec<f32>]) -> f64 {
+    if vs.len() < 2 {
+        return 0.0;
+    }
+    let total: f64 = vs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            vs.iter()
+                .enumerate()
+                .filter(|&(j, _)| j != i)
+                .map(|(_, b)| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>())
+                .fold(f32::MIN, f32::max) as f64
+        })
+        .sum();
+    total / vs.len() as f64
+}
+
+/// Varied docstrings of the kind agents write, for embedding throughput and calibration.
+fn docstrings(n: usize) -> Vec<String> {
+    const VERBS: [&str; 8] = [
+        "Return", "Compute", "Parse", "Download", "Count", "Extract", "Convert", "Find",
+    ];
+    const OBJECTS: [&str; 8] = [
+        "the mean of the numeric columns in a table",
+        "the dates mentioned in a web page",
+        "the rows of a CSV file that match a condition",
+        "the roots of a polynomial with integer coefficients",
+        "the text of every slide in a PowerPoint file",
+        "the number of distinct words in a document",
+        "the prime factors of an integer",
+        "the population of a country from a Wikipedia table",
+    ];
+    const TAILS: [&str; 4] = [
+        "ignoring missing values.",
+        "as a list sorted in ascending order.",
+        "and raise ValueError when the input is empty.",
+        "using only the standard library.",
+    ];
+    (0..n)
+        .map(|i| {
+            format!(
+                "{} {} {}",
+                VERBS[i % 8],
+                OBJECTS[(i / 8) % 8],
+                TAILS[(i / 64) % 4]
+            )
+        })
+        .collect()
 }
 
 fn bench_action(ns: &str, i: usize) -> Action {
@@ -122,27 +254,45 @@ pub async fn bench_retrieval(
     let mut out = String::new();
     out.push_str("herd-actions retrieval benchmark\n\n");
 
+    // How close each vector's nearest neighbour is, in a sample of 256: real docstring
+    // embeddings next to the synthetic distributions, so the text-like one can be judged.
+    let mut calib = Vec::new();
     match embedder {
         Some(e) => {
-            let texts: Vec<String> = (0..opts.embed_texts)
-                .map(|i| format!("compute_stat_{i}: Return statistic number {i} of the numeric columns in a table, ignoring missing values."))
-                .collect();
+            let texts = docstrings(opts.embed_texts);
             let _ = e.embed(&texts[..texts.len().min(8)]).await?; // warm-up
             let t = Instant::now();
             let v = e.embed(&texts).await?;
             let secs = t.elapsed().as_secs_f64();
             out.push_str(&format!(
-                "embedding: {} docstrings with `{}` (dim {}) in {:.2}s = {:.1} docstrings/s\n\n",
+                "embedding: {} docstrings with `{}` (dim {}) in {:.2}s = {:.1} docstrings/s\n",
                 v.len(),
                 e.id(),
                 e.dim(),
                 secs,
                 v.len() as f64 / secs.max(1e-9)
             ));
+            calib.push((format!("real `{}` docstrings", e.id()), nn_cosine(&v)));
         }
-        None => out
-            .push_str("embedding: skipped (no local embedder; run scripts/fetch-embedder.sh)\n\n"),
+        None => {
+            out.push_str("embedding: skipped (no local embedder; run scripts/fetch-embedder.sh)\n")
+        }
     }
+    let mut crng = Rng(opts.seed.wrapping_add(99).max(1));
+    for &d in &opts.distributions {
+        let sampler = Sampler::new(d, opts.dim, &mut crng);
+        let sample: Vec<Vec<f32>> = (0..256).map(|_| sampler.sample(&mut crng)).collect();
+        calib.push((format!("synthetic {}", d.label()), nn_cosine(&sample)));
+    }
+    out.push_str("nearest-neighbour cosine in 256 vectors (mean): ");
+    out.push_str(
+        &calib
+            .iter()
+            .map(|(what, c)| format!("{what} {c:.2}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    out.push_str("\n\n");
 
     out.push_str(&format!(
         "search: k={}, {} random queries, dim {}, HNSW m={} ef_construct={} ef={}\n",
@@ -153,12 +303,18 @@ pub async fn bench_retrieval(
         opts.store.hnsw_ef_construct,
         opts.store.search_ef
     ));
-    out.push_str("| actions | build s | store p50 ms | store p99 ms | brute p50 ms | brute p99 ms | p50 speedup | recall@10 |\n");
-    out.push_str("|--------:|--------:|-------------:|-------------:|-------------:|-------------:|------------:|----------:|\n");
+    out.push_str("| data | actions | build s | store p50 ms | store p99 ms | brute p50 ms | brute p99 ms | p50 speedup | recall@10 |\n");
+    out.push_str("|------|--------:|--------:|-------------:|-------------:|-------------:|-------------:|------------:|----------:|\n");
 
     let mut rng = Rng(opts.seed.max(1));
-    for &n in &opts.sizes {
-        let dir = opts.dir.join(format!("bench-{n}"));
+    let runs: Vec<(Distribution, usize)> = opts
+        .distributions
+        .iter()
+        .flat_map(|&d| opts.sizes.iter().map(move |&n| (d, n)))
+        .collect();
+    for (dist, n) in runs {
+        let sampler = Sampler::new(dist, opts.dim, &mut rng);
+        let dir = opts.dir.join(format!("bench-{}-{n}", dist.label()));
         let _ = tokio::fs::remove_dir_all(&dir).await;
         let store = EdgeStore::open_with(&dir, opts.store).await?;
         let ns = format!("bench-{n}");
@@ -176,7 +332,7 @@ pub async fn bench_retrieval(
         let mut matrix: Vec<f32> = Vec::with_capacity(n * opts.dim);
         let mut batch = Vec::with_capacity(1000);
         for i in 0..n {
-            let v = rng.unit(opts.dim);
+            let v = sampler.sample(&mut rng);
             matrix.extend_from_slice(&v);
             batch.push(StoredAction {
                 action: bench_action(&ns, i),
@@ -189,7 +345,9 @@ pub async fn bench_retrieval(
         store.optimize(&ns).await?;
         let build = t.elapsed().as_secs_f64();
 
-        let queries: Vec<Vec<f32>> = (0..opts.queries).map(|_| rng.unit(opts.dim)).collect();
+        let queries: Vec<Vec<f32>> = (0..opts.queries)
+            .map(|_| sampler.sample(&mut rng))
+            .collect();
         let filter = ActionFilter::before(u64::MAX / 2);
         // Warm-up (page cache, lazily loaded structures).
         for q in queries.iter().take(10) {
@@ -221,11 +379,13 @@ pub async fn bench_retrieval(
         let (sp50, sp99) = (percentile(&store_ms, 0.5), percentile(&store_ms, 0.99));
         let (bp50, bp99) = (percentile(&brute_ms, 0.5), percentile(&brute_ms, 0.99));
         out.push_str(&format!(
-            "| {n:>7} | {build:>7.1} | {sp50:>12.3} | {sp99:>12.3} | {bp50:>12.3} | {bp99:>12.3} | {:>10.1}x | {:>9.3} |\n",
+            "| {} | {n:>7} | {build:>7.1} | {sp50:>12.3} | {sp99:>12.3} | {bp50:>12.3} | {bp99:>12.3} | {:>10.1}x | {:>9.3} |\n",
+            dist.label(),
             bp50 / sp50.max(1e-9),
             hits as f64 / total.max(1) as f64
         ));
         tracing::info!(
+            data = dist.label(),
             actions = n,
             store_p99_ms = sp99,
             brute_p99_ms = bp99,

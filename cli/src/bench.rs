@@ -47,7 +47,23 @@ pub enum BenchCmd {
     /// Agent loop overhead and 1,000 concurrent tasks against a slow fake model.
     Agent,
     /// Embedding throughput and search latency at 1k/10k/100k actions vs brute force.
-    Retrieval,
+    Retrieval {
+        /// Library sizes, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [1_000, 10_000, 100_000])]
+        sizes: Vec<usize>,
+        /// HNSW graph degree (default: the store's).
+        #[arg(long)]
+        m: Option<usize>,
+        /// HNSW build beam (default: the store's).
+        #[arg(long)]
+        ef_construct: Option<usize>,
+        /// HNSW search beam (default: the store's).
+        #[arg(long)]
+        ef: Option<usize>,
+        /// Only the text-like distribution (skip the uniform stress case).
+        #[arg(long)]
+        text_only: bool,
+    },
     /// The full report from 1 million synthetic results vs a row-by-row loop.
     Report {
         #[arg(long, default_value_t = 1_000_000)]
@@ -70,13 +86,32 @@ pub async fn bench(cmd: BenchCmd) -> anyhow::Result<()> {
             herd_sandbox::bench_sandbox(&Default::default(), iterations, burst).await?
         }
         BenchCmd::Agent => herd_worker::agent::bench::bench_agent(&Default::default()).await?,
-        BenchCmd::Retrieval => {
+        BenchCmd::Retrieval {
+            sizes,
+            m,
+            ef_construct,
+            ef,
+            text_only,
+        } => {
             let e = herd_coordinator::actions_host::open_embedder(&Default::default())
                 .await
                 .map_err(anyhow::Error::msg)?;
             let dir = tempfile::tempdir()?;
-            herd_actions::bench_retrieval(&herd_actions::BenchOptions::new(dir.path()), Some(e))
-                .await?
+            let mut opts = herd_actions::BenchOptions::new(dir.path());
+            opts.sizes = sizes;
+            if let Some(m) = m {
+                opts.store.hnsw_m = m;
+            }
+            if let Some(x) = ef_construct {
+                opts.store.hnsw_ef_construct = x;
+            }
+            if let Some(x) = ef {
+                opts.store.search_ef = x;
+            }
+            if text_only {
+                opts.distributions = vec![herd_actions::bench::Distribution::Clustered];
+            }
+            herd_actions::bench_retrieval(&opts, Some(e)).await?
         }
         BenchCmd::Report { tasks } => {
             tokio::task::spawn_blocking(move || herd_report::bench_report(tasks)).await??
