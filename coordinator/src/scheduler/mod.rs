@@ -483,6 +483,21 @@ fn rfc3339(ms: u64) -> String {
         .unwrap_or_default()
 }
 
+/// A reply as its caller sees it once the commit it waited for ended: the commit's error,
+/// if any, replaces a success (the change is kept and written with a later commit).
+fn once_durable<T>(
+    r: Result<T, CoordinatorError>,
+    commit_error: Option<&str>,
+) -> Result<T, CoordinatorError> {
+    match (r, commit_error) {
+        (Ok(_), Some(e)) => Err(CoordinatorError::Output {
+            path: "state store".into(),
+            message: e.to_string(),
+        }),
+        (r, _) => r,
+    }
+}
+
 /// Write attempts at shutdown before the scheduler gives up on a failing store.
 const SHUTDOWN_WRITE_ATTEMPTS: u32 = 5;
 
@@ -626,14 +641,7 @@ impl State {
             } => {
                 let r = self.submit(*exp, out_dir, resume, actions_from).await;
                 replies.push(Box::new(move |err| {
-                    let _ = reply.send(match (r, err) {
-                        (Ok(v), None) => Ok(v),
-                        (Ok(_), Some(e)) => Err(CoordinatorError::Output {
-                            path: "state store".into(),
-                            message: e,
-                        }),
-                        (Err(e), _) => Err(e),
-                    });
+                    let _ = reply.send(once_durable(r, err.as_deref()));
                 }));
             }
             Cmd::Lease { worker, max, reply } => {
@@ -655,14 +663,7 @@ impl State {
             Cmd::Report { report, reply } => {
                 let r = self.report(*report);
                 replies.push(Box::new(move |err| {
-                    let _ = reply.send(match (r, err) {
-                        (Ok(v), None) => Ok(v),
-                        (Ok(_), Some(e)) => Err(CoordinatorError::Output {
-                            path: "state store".into(),
-                            message: e,
-                        }),
-                        (Err(e), _) => Err(e),
-                    });
+                    let _ = reply.send(once_durable(r, err.as_deref()));
                 }));
             }
             Cmd::ReportMany { reports, reply } => {
@@ -671,14 +672,7 @@ impl State {
                 replies.push(Box::new(move |err| {
                     let answers = answers
                         .into_iter()
-                        .map(|a| match (a, &err) {
-                            (Ok(v), None) => Ok(v),
-                            (Ok(_), Some(e)) => Err(CoordinatorError::Output {
-                                path: "state store".into(),
-                                message: e.clone(),
-                            }),
-                            (Err(e), _) => Err(e),
-                        })
+                        .map(|a| once_durable(a, err.as_deref()))
                         .collect();
                     let _ = reply.send(answers);
                 }));
