@@ -10,4 +10,4 @@ cargo build -p herd --locked
 out="${1:-runs/quickstart}"
 resume=()
 [ -e "$out/state.redb" ] && resume=(--resume)
-"$CARGO_TARGET_DIR/debug/herd" run examples/quickstart.toml --out "$out" --workers 2 "${resume[@]}"
+"$CARGO_TARGET_DIR/debug/herd" run examples/quickstart.toml --out "$out" --workers 1 "${resume[@]}"
