@@ -552,16 +552,19 @@ async fn a_failing_store_is_retried_with_backoff_and_loses_nothing() {
     submit(&s, dir.path(), sweep_toml("", ONE_ARM, "")).await;
     let g = s.lease("w1", 1, Duration::ZERO).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    flaky.fail.store(3, Ordering::SeqCst);
-    let before = flaky.writes.load(Ordering::SeqCst);
-    let err = s
-        .report(report(
+    let kept = || {
+        report(
             "w1",
             &g[0].lease_id,
             &g[0].spec.key,
             1,
             outcome(EndReason::Submitted, Some("kept")),
-        ))
+        )
+    };
+    flaky.fail.store(3, Ordering::SeqCst);
+    let before = flaky.writes.load(Ordering::SeqCst);
+    let err = s
+        .report(kept())
         .await
         .expect_err("an unwritten result is not acknowledged");
     assert!(err.to_string().contains("disk unplugged"), "{err}");
@@ -580,15 +583,6 @@ async fn a_failing_store_is_retried_with_backoff_and_loses_nothing() {
     );
     assert_eq!(snap.results[0].answer.as_deref(), Some("kept"));
     // The worker's retry of the same report now finds the result.
-    let (d, _, _) = s
-        .report(report(
-            "w1",
-            &g[0].lease_id,
-            &g[0].spec.key,
-            1,
-            outcome(EndReason::Submitted, Some("kept")),
-        ))
-        .await
-        .unwrap();
+    let (d, _, _) = s.report(kept()).await.unwrap();
     assert_eq!(d, Disposition::Duplicate);
 }

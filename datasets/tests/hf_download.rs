@@ -21,6 +21,16 @@ struct Hub {
 }
 
 /// Serves `files` (url path → bytes); 401 without the bearer token, 404 for unknown paths.
+/// Load options that download from the test hub into `cache` with `token`.
+fn hub_options(hub: &Hub, cache: &std::path::Path, token: &str) -> LoadOptions {
+    LoadOptions {
+        hf_endpoint: Some(hub.endpoint.clone()),
+        hf_token: Some(token.into()),
+        cache_dir: Some(cache.to_path_buf()),
+        ..LoadOptions::default()
+    }
+}
+
 fn start_hub(files: BTreeMap<String, Vec<u8>>) -> Hub {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
@@ -102,12 +112,7 @@ fn hf_source_downloads_with_token_and_caches() {
     let prefix = "/datasets/testorg/gaia-mini/resolve/v1.0";
     let hub = start_hub(gaia_files(prefix));
     let cache = tempfile::tempdir().expect("cache");
-    let opts = LoadOptions {
-        hf_endpoint: Some(hub.endpoint.clone()),
-        hf_token: Some(TOKEN.into()),
-        cache_dir: Some(cache.path().to_path_buf()),
-        ..LoadOptions::default()
-    };
+    let opts = hub_options(&hub, cache.path(), TOKEN);
     let c = cfg(
         BenchmarkKind::Gaia,
         Some("validation"),
@@ -174,12 +179,7 @@ fn hf_source_without_token_is_a_clear_error() {
     let prefix = "/datasets/testorg/gaia-mini/resolve/main";
     let hub = start_hub(gaia_files(prefix));
     let cache = tempfile::tempdir().expect("cache");
-    let opts = LoadOptions {
-        hf_endpoint: Some(hub.endpoint.clone()),
-        hf_token: Some("wrong-token".into()),
-        cache_dir: Some(cache.path().to_path_buf()),
-        ..LoadOptions::default()
-    };
+    let opts = hub_options(&hub, cache.path(), "wrong-token");
     let c = cfg(
         BenchmarkKind::Gaia,
         Some("test"),
@@ -235,12 +235,7 @@ fn hf_source_reads_the_parquet_layout() {
         .collect();
     let hub = start_hub(files);
     let cache = tempfile::tempdir().expect("cache");
-    let opts = LoadOptions {
-        hf_endpoint: Some(hub.endpoint.clone()),
-        hf_token: Some(TOKEN.into()),
-        cache_dir: Some(cache.path().to_path_buf()),
-        ..LoadOptions::default()
-    };
+    let opts = hub_options(&hub, cache.path(), TOKEN);
     let c = cfg(
         BenchmarkKind::Gaia,
         Some("validation"),
