@@ -99,3 +99,23 @@ pub struct TaskOutcome {
     pub error: Option<TaskError>,
     pub trajectory: Trajectory,
 }
+
+impl TaskOutcome {
+    /// An attempt that failed before its agent ran (or never reported): an error of `kind`
+    /// and nothing else.
+    pub fn failure(kind: &str, message: String) -> TaskOutcome {
+        TaskOutcome {
+            end: EndReason::Error,
+            answer: None,
+            raw_answer: None,
+            metrics: Default::default(),
+            sandbox: Default::default(),
+            model_identity: String::new(),
+            error: Some(TaskError {
+                kind: kind.to_string(),
+                message,
+            }),
+            trajectory: Default::default(),
+        }
+    }
+}

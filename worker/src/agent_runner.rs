@@ -18,7 +18,7 @@ use parking_lot::Mutex;
 use tracing::warn;
 
 use crate::agent::{ActionSource, ActionView, AgentDeps, NoActions, TokioClock, run_task};
-use crate::runtime::{ActionClient, TaskContext, TaskRunner, failure};
+use crate::runtime::{ActionClient, TaskContext, TaskRunner};
 use crate::tools::{ToolBox, ToolEnv};
 
 /// How a worker process runs tasks.
@@ -149,7 +149,7 @@ impl TaskRunner for AgentRunner {
         let model = match self.backbone(&spec.backbone).await {
             Ok(m) => m,
             Err(e) => {
-                return failure(
+                return TaskOutcome::failure(
                     "llm-config",
                     format!("backbone `{}`: {e}", spec.backbone.name),
                 );
@@ -157,7 +157,7 @@ impl TaskRunner for AgentRunner {
         };
         let provider = match self.provider(&spec.sandbox).await {
             Ok(p) => p,
-            Err(e) => return failure("sandbox", e),
+            Err(e) => return TaskOutcome::failure("sandbox", e),
         };
         let labels = TaskLabels {
             sweep: spec.sweep_id.clone(),
@@ -165,12 +165,12 @@ impl TaskRunner for AgentRunner {
         };
         let mut session = match provider.acquire(labels, spec.arm.network).await {
             Ok(s) => s,
-            Err(e) => return failure("sandbox", e.to_string()),
+            Err(e) => return TaskOutcome::failure("sandbox", e.to_string()),
         };
         for (name, bytes) in &ctx.attachments {
             if let Err(e) = session.put_file(name, bytes).await {
                 session.close().await;
-                return failure(
+                return TaskOutcome::failure(
                     "attachment",
                     format!("failed to copy `{name}` into the sandbox: {e}"),
                 );
@@ -181,7 +181,7 @@ impl TaskRunner for AgentRunner {
                 Ok(a) => Arc::new(a),
                 Err(e) => {
                     session.close().await;
-                    return failure("action-store", e);
+                    return TaskOutcome::failure("action-store", e);
                 }
             }
         } else {

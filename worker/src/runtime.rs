@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use herd_core::outcome::{EndReason, TaskError, TaskOutcome};
+use herd_core::outcome::{EndReason, TaskOutcome};
 use herd_core::task::TaskSpec;
 use herd_proto::v1::*;
 use parking_lot::Mutex;
@@ -362,12 +362,12 @@ struct TaskCtx {
 async fn run_one(lease: Lease, ctx: TaskCtx) {
     let lease_id = lease.lease_id.clone();
     let outcome = match serde_json::from_slice::<TaskSpec>(&lease.spec_json) {
-        Err(e) => failure(
+        Err(e) => TaskOutcome::failure(
             "protocol",
             format!("malformed task spec for `{}`: {e}", lease.task_key),
         ),
         Ok(spec) => match fetch_attachments(&ctx.client, &spec, &lease_id).await {
-            Err(e) => failure("attachment", e),
+            Err(e) => TaskOutcome::failure("attachment", e),
             Ok(attachments) => {
                 let tctx = TaskContext {
                     attachments,
@@ -458,21 +458,4 @@ async fn fetch_attachments(
         out.push((a.name.clone(), buf));
     }
     Ok(out)
-}
-
-/// An outcome for an attempt that failed before the agent ran.
-pub fn failure(kind: &str, message: String) -> TaskOutcome {
-    TaskOutcome {
-        end: EndReason::Error,
-        answer: None,
-        raw_answer: None,
-        metrics: Default::default(),
-        sandbox: Default::default(),
-        model_identity: String::new(),
-        error: Some(TaskError {
-            kind: kind.to_string(),
-            message,
-        }),
-        trajectory: Default::default(),
-    }
 }

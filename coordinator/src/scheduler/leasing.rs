@@ -198,19 +198,7 @@ impl State {
                         lease_id: String::new(),
                         task_key: plan.key.clone(),
                         attempt,
-                        outcome: TaskOutcome {
-                            end: EndReason::Error,
-                            answer: None,
-                            raw_answer: None,
-                            metrics: Default::default(),
-                            sandbox: Default::default(),
-                            model_identity: String::new(),
-                            error: Some(herd_core::outcome::TaskError {
-                                kind: "lease-expired".into(),
-                                message: msg.clone(),
-                            }),
-                            trajectory: Default::default(),
-                        },
+                        outcome: TaskOutcome::failure("lease-expired", msg.clone()),
                         hand_back: false,
                     };
                     self.finish(si, ti, &r, Status::Failed, now);
