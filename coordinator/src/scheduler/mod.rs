@@ -530,7 +530,7 @@ impl State {
                 error!(
                     mutations = self.pending.len(),
                     attempts = failures,
-                    "state store still failing at shutdown; unwritten changes are re-derived on restart from leases that expire"
+                    "state store still failing at shutdown; these changes are not written: their callers were told, and their tasks run again after a restart"
                 );
                 for r in replies.drain(..) {
                     r(Some("the state store is unavailable".into()));
