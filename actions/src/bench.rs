@@ -1,6 +1,7 @@
-//! The retrieval benchmark: local embedding throughput, and embedded-store search latency and
-//! recall at growing library sizes next to an exact brute-force cosine scan measured in the
-//! same run. Prints a table; asserts nothing.
+//! The retrieval benchmark: local embedding throughput, and search latency, recall and upsert
+//! throughput at growing library sizes — of the embedded store and, when given, a Qdrant
+//! server on the same vectors — next to an exact brute-force cosine scan measured in the same
+//! run. Prints a table; asserts nothing.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use crate::action::{Action, action_id};
 use crate::embed::{Embedder, l2_normalise};
 use crate::error::Result;
 use crate::store::{
-    ActionFilter, ActionStore, EdgeStore, EdgeStoreOptions, EmbedderSpec, StoredAction,
+    ActionFilter, ActionStore, EdgeStore, EdgeStoreOptions, EmbedderSpec, ServerStore, StoredAction,
 };
 
 /// How the benchmark's vectors are spread over the sphere.
@@ -49,6 +50,8 @@ pub struct BenchOptions {
     pub dir: PathBuf,
     pub store: EdgeStoreOptions,
     pub seed: u64,
+    /// A Qdrant server measured beside the embedded store: (gRPC URL, API key).
+    pub server: Option<(String, Option<String>)>,
 }
 
 impl BenchOptions {
@@ -66,6 +69,7 @@ impl BenchOptions {
                 ..EdgeStoreOptions::default()
             },
             seed: 7,
+            server: None,
         }
     }
 }
@@ -245,6 +249,63 @@ fn bench_action(ns: &str, i: usize) -> Action {
     }
 }
 
+/// Upserts `vectors` as synthetic actions, 1,000 per call.
+async fn load(store: &dyn ActionStore, ns: &str, vectors: &[Vec<f32>]) -> Result<()> {
+    for (c, chunk) in vectors.chunks(1000).enumerate() {
+        let batch = chunk
+            .iter()
+            .enumerate()
+            .map(|(j, v)| StoredAction {
+                action: bench_action(ns, c * 1000 + j),
+                vector: Some(v.clone()),
+            })
+            .collect();
+        store.upsert(ns, batch).await?;
+    }
+    Ok(())
+}
+
+/// Search latency percentiles (ms) and recall against the exact answers.
+struct Measured {
+    p50: f64,
+    p99: f64,
+    recall: f64,
+}
+
+async fn measure(
+    store: &dyn ActionStore,
+    ns: &str,
+    queries: &[Vec<f32>],
+    exact: &[Vec<usize>],
+    k: usize,
+) -> Result<Measured> {
+    let filter = ActionFilter::before(u64::MAX / 2);
+    // Warm-up (page cache, lazily loaded structures, connections).
+    for q in queries.iter().take(10) {
+        store.search(ns, q, k, &filter).await?;
+    }
+    let mut ms = Vec::with_capacity(queries.len());
+    let (mut hits, mut total) = (0usize, 0usize);
+    for (q, exact) in queries.iter().zip(exact) {
+        let t = Instant::now();
+        let found = store.search(ns, q, k, &filter).await?;
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+        let names: std::collections::HashSet<String> =
+            exact.iter().map(|i| format!("fn_{i}")).collect();
+        hits += found
+            .iter()
+            .filter(|h| names.contains(&h.action.name))
+            .count();
+        total += exact.len();
+    }
+    ms.sort_by(f64::total_cmp);
+    Ok(Measured {
+        p50: percentile(&ms, 0.5),
+        p99: percentile(&ms, 0.99),
+        recall: hits as f64 / total.max(1) as f64,
+    })
+}
+
 /// Runs the benchmark and returns the printed table. `embedder` (the local MiniLM, usually)
 /// gives the throughput line; without one that line says it was skipped.
 pub async fn bench_retrieval(
@@ -303,9 +364,13 @@ pub async fn bench_retrieval(
         opts.store.hnsw_ef_construct,
         opts.store.search_ef
     ));
-    out.push_str("| data | actions | build s | store p50 ms | store p99 ms | brute p50 ms | brute p99 ms | p50 speedup | recall@10 |\n");
-    out.push_str("|------|--------:|--------:|-------------:|-------------:|-------------:|-------------:|------------:|----------:|\n");
+    out.push_str("| data | store | actions | build s | upserts/s | p50 ms | p99 ms | brute p50 ms | brute p99 ms | p50 speedup | p50 vs embedded | recall@10 |\n");
+    out.push_str("|------|-------|--------:|--------:|----------:|-------:|-------:|-------------:|-------------:|------------:|----------------:|----------:|\n");
 
+    let server = match &opts.server {
+        Some((url, key)) => Some(ServerStore::connect(url, key.clone()).await?),
+        None => None,
+    };
     let mut rng = Rng(opts.seed.max(1));
     let runs: Vec<(Distribution, usize)> = opts
         .distributions
@@ -314,85 +379,87 @@ pub async fn bench_retrieval(
         .collect();
     for (dist, n) in runs {
         let sampler = Sampler::new(dist, opts.dim, &mut rng);
-        let dir = opts.dir.join(format!("bench-{}-{n}", dist.label()));
-        let _ = tokio::fs::remove_dir_all(&dir).await;
-        let store = EdgeStore::open_with(&dir, opts.store).await?;
-        let ns = format!("bench-{n}");
-        store
-            .ensure_namespace(
-                &ns,
-                &EmbedderSpec {
-                    id: "random".into(),
-                    dim: opts.dim,
-                },
-            )
-            .await?;
-
-        let t = Instant::now();
-        let mut matrix: Vec<f32> = Vec::with_capacity(n * opts.dim);
-        let mut batch = Vec::with_capacity(1000);
-        for i in 0..n {
-            let v = sampler.sample(&mut rng);
-            matrix.extend_from_slice(&v);
-            batch.push(StoredAction {
-                action: bench_action(&ns, i),
-                vector: Some(v),
-            });
-            if batch.len() == 1000 || i + 1 == n {
-                store.upsert(&ns, std::mem::take(&mut batch)).await?;
-            }
-        }
-        store.optimize(&ns).await?;
-        let build = t.elapsed().as_secs_f64();
-
+        let vectors: Vec<Vec<f32>> = (0..n).map(|_| sampler.sample(&mut rng)).collect();
         let queries: Vec<Vec<f32>> = (0..opts.queries)
             .map(|_| sampler.sample(&mut rng))
             .collect();
-        let filter = ActionFilter::before(u64::MAX / 2);
-        // Warm-up (page cache, lazily loaded structures).
-        for q in queries.iter().take(10) {
-            store.search(&ns, q, opts.k, &filter).await?;
-        }
-        let mut store_ms = Vec::with_capacity(queries.len());
+        let matrix: Vec<f32> = vectors.concat();
+        let mut exact = Vec::with_capacity(queries.len());
         let mut brute_ms = Vec::with_capacity(queries.len());
-        let mut hits = 0usize;
-        let mut total = 0usize;
         for q in &queries {
             let t = Instant::now();
-            let found = store.search(&ns, q, opts.k, &filter).await?;
-            store_ms.push(t.elapsed().as_secs_f64() * 1e3);
-
-            let t = Instant::now();
-            let exact = exact_top_k(&matrix, opts.dim, q, opts.k);
+            exact.push(exact_top_k(&matrix, opts.dim, q, opts.k));
             brute_ms.push(t.elapsed().as_secs_f64() * 1e3);
-
-            let exact_names: std::collections::HashSet<String> =
-                exact.iter().map(|i| format!("fn_{i}")).collect();
-            hits += found
-                .iter()
-                .filter(|h| exact_names.contains(&h.action.name))
-                .count();
-            total += exact.len();
         }
-        store_ms.sort_by(f64::total_cmp);
         brute_ms.sort_by(f64::total_cmp);
-        let (sp50, sp99) = (percentile(&store_ms, 0.5), percentile(&store_ms, 0.99));
         let (bp50, bp99) = (percentile(&brute_ms, 0.5), percentile(&brute_ms, 0.99));
-        out.push_str(&format!(
-            "| {} | {n:>7} | {build:>7.1} | {sp50:>12.3} | {sp99:>12.3} | {bp50:>12.3} | {bp99:>12.3} | {:>10.1}x | {:>9.3} |\n",
-            dist.label(),
-            bp50 / sp50.max(1e-9),
-            hits as f64 / total.max(1) as f64
-        ));
+        let ns = format!("bench-{}-{n}", dist.label());
+        let spec = EmbedderSpec {
+            id: "random".into(),
+            dim: opts.dim,
+        };
+
+        let dir = opts.dir.join(format!("bench-{}-{n}", dist.label()));
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+        let edge = EdgeStore::open_with(&dir, opts.store).await?;
+        edge.ensure_namespace(&ns, &spec).await?;
+        let t = Instant::now();
+        load(&edge, &ns, &vectors).await?;
+        let upsert_s = t.elapsed().as_secs_f64();
+        edge.optimize(&ns).await?;
+        let build = t.elapsed().as_secs_f64();
+        let embedded = measure(&edge, &ns, &queries, &exact, opts.k).await?;
+        let row = |store: &str, build: f64, upsert_s: f64, m: &Measured, vs: Option<f64>| {
+            format!(
+                "| {} | {store} | {n:>7} | {build:>7.1} | {:>9.0} | {:>6.3} | {:>6.3} | {bp50:>12.3} | {bp99:>12.3} | {:>10.1}x | {} | {:>9.3} |\n",
+                dist.label(),
+                n as f64 / upsert_s.max(1e-9),
+                m.p50,
+                m.p99,
+                bp50 / m.p50.max(1e-9),
+                vs.map(|r| format!("{r:>14.2}x"))
+                    .unwrap_or_else(|| format!("{:>15}", "—")),
+                m.recall
+            )
+        };
+        out.push_str(&row("embedded", build, upsert_s, &embedded, None));
         tracing::info!(
             data = dist.label(),
             actions = n,
-            store_p99_ms = sp99,
-            brute_p99_ms = bp99,
+            store = "embedded",
+            p99_ms = embedded.p99,
             "benchmarked size"
         );
-        drop(store);
+        drop(edge);
         let _ = tokio::fs::remove_dir_all(&dir).await;
+
+        if let Some(server) = &server {
+            server.drop_namespace(&ns).await?;
+            server.ensure_namespace(&ns, &spec).await?;
+            let t = Instant::now();
+            load(server, &ns, &vectors).await?;
+            let upsert_s = t.elapsed().as_secs_f64();
+            server
+                .wait_until_indexed(&ns, std::time::Duration::from_secs(1800))
+                .await?;
+            let build = t.elapsed().as_secs_f64();
+            let m = measure(server, &ns, &queries, &exact, opts.k).await?;
+            out.push_str(&row(
+                "server",
+                build,
+                upsert_s,
+                &m,
+                Some(m.p50 / embedded.p50.max(1e-9)),
+            ));
+            tracing::info!(
+                data = dist.label(),
+                actions = n,
+                store = "server",
+                p99_ms = m.p99,
+                "benchmarked size"
+            );
+            server.drop_namespace(&ns).await?;
+        }
     }
     out.push_str("\ntargets: store p99 < 5 ms at 100k with recall@10 >= 0.95\n");
     Ok(out)

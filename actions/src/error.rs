@@ -49,6 +49,17 @@ pub enum ActionError {
         operation: String,
         message: String,
     },
+    #[error(
+        "the Qdrant server at {url} is unreachable (while trying to {operation} in namespace \
+         `{namespace}`): {message}; check that it runs and that the URL names its gRPC port \
+         (6334 by default)"
+    )]
+    Unavailable {
+        url: String,
+        namespace: String,
+        operation: String,
+        message: String,
+    },
     #[error("failed to {operation} `{path}`: {source}")]
     Io {
         operation: String,
@@ -72,6 +83,11 @@ pub enum ActionError {
 pub type Result<T, E = ActionError> = std::result::Result<T, E>;
 
 impl ActionError {
+    /// Whether the store could not be reached (worth retrying later), as opposed to an answer.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, ActionError::Unavailable { .. })
+    }
+
     pub(crate) fn io(
         operation: impl Into<String>,
         path: impl Into<PathBuf>,

@@ -14,6 +14,15 @@ use herd_proto::v1::{LeaseRequest, ReportBatchRequest, ReportRequest, SubmitSwee
 
 use crate::local::{Coordinator, CoordinatorParts};
 
+/// Which action stores `herd bench retrieval` measures.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BenchStore {
+    /// The embedded qdrant-edge store only.
+    Embedded,
+    /// The embedded store and a Qdrant server, on the same vectors.
+    Server,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum BenchCmd {
     /// Tasks leased and reported per second over gRPC (embedded store and Redis), lease
@@ -63,6 +72,13 @@ pub enum BenchCmd {
         /// Only the text-like distribution (skip the uniform stress case).
         #[arg(long)]
         text_only: bool,
+        /// `server`: also measure a Qdrant server on the same vectors (the one at
+        /// `--qdrant-url`, else a throwaway one started from the herd cache).
+        #[arg(long, value_enum, default_value = "embedded")]
+        store: BenchStore,
+        /// The Qdrant server to measure with `--store server` (key in HERD_QDRANT_API_KEY).
+        #[arg(long, env = "HERD_QDRANT_URL")]
+        qdrant_url: Option<String>,
     },
     /// The full report from 1 million synthetic results vs a row-by-row loop.
     Report {
@@ -92,6 +108,8 @@ pub async fn bench(cmd: BenchCmd) -> anyhow::Result<()> {
             ef_construct,
             ef,
             text_only,
+            store,
+            qdrant_url,
         } => {
             let e = herd_coordinator::actions_host::open_embedder(&Default::default())
                 .await
@@ -110,6 +128,26 @@ pub async fn bench(cmd: BenchCmd) -> anyhow::Result<()> {
             }
             if text_only {
                 opts.distributions = vec![herd_actions::bench::Distribution::Clustered];
+            }
+            // Kept alive until the benchmark ends; killed and removed on drop.
+            let mut _throwaway = None;
+            if store == BenchStore::Server {
+                opts.server = Some(match qdrant_url {
+                    Some(url) => (
+                        url,
+                        herd_core::config::StoresConfig::default()
+                            .qdrant_api_key()
+                            .map_err(anyhow::Error::msg)?,
+                    ),
+                    None => {
+                        let s = tokio::task::spawn_blocking(herd_testkit::QdrantServer::try_start)
+                            .await?
+                            .map_err(anyhow::Error::msg)?;
+                        let target = (s.url.clone(), Some(s.api_key.clone()));
+                        _throwaway = Some(s);
+                        target
+                    }
+                });
             }
             herd_actions::bench_retrieval(&opts, Some(e)).await?
         }

@@ -42,9 +42,13 @@ pub struct CoordinatorArgs {
     /// Do not host an action store (sweeps with accumulation then fail their action calls).
     #[arg(long)]
     pub no_actions: bool,
-    /// Keep actions in this Qdrant server instead of the embedded store.
+    /// Keep actions in this Qdrant server (its gRPC URL, e.g. `http://qdrant:6334`) instead
+    /// of the embedded store. Checked at start: a wrong URL or key stops the coordinator.
     #[arg(long, env = "HERD_QDRANT_URL")]
     pub qdrant_url: Option<String>,
+    /// The environment variable holding the Qdrant API key (default: HERD_QDRANT_API_KEY).
+    #[arg(long, requires = "qdrant_url")]
+    pub qdrant_api_key_env: Option<String>,
 }
 
 pub async fn coordinator(a: CoordinatorArgs) -> anyhow::Result<()> {
@@ -64,6 +68,7 @@ pub async fn coordinator(a: CoordinatorArgs) -> anyhow::Result<()> {
     } else {
         let stores = herd_core::config::StoresConfig {
             qdrant_url: a.qdrant_url.clone(),
+            qdrant_api_key_env: a.qdrant_api_key_env.clone(),
             ..Default::default()
         };
         Some(open_action_host(&a.data.join("actions"), &stores).await?)

@@ -151,14 +151,15 @@ pub async fn sandbox(cmd: SandboxCmd) -> anyhow::Result<()> {
 pub enum ActionsCmd {
     /// Namespaces and their actions.
     List {
-        /// The action store directory (a run's `actions/`).
-        store: PathBuf,
+        /// The action store: a directory (a run's `actions/`) or a Qdrant server's gRPC URL
+        /// (`http://host:6334`; its API key from HERD_QDRANT_API_KEY).
+        store: String,
         #[arg(long)]
         namespace: Option<String>,
     },
     /// Actions most similar to a query.
     Search {
-        store: PathBuf,
+        store: String,
         namespace: String,
         query: String,
         #[arg(long, default_value_t = 10)]
@@ -166,7 +167,7 @@ pub enum ActionsCmd {
     },
     /// One action's source and metadata.
     Show {
-        store: PathBuf,
+        store: String,
         namespace: String,
         name: String,
         #[arg(long)]
@@ -174,33 +175,55 @@ pub enum ActionsCmd {
     },
     /// Writes a namespace as JSONL.
     Export {
-        store: PathBuf,
+        store: String,
         namespace: String,
         out: PathBuf,
     },
     /// Reads a JSONL library into a namespace.
     Import {
-        store: PathBuf,
+        store: String,
         namespace: String,
         input: PathBuf,
     },
 }
 
-async fn open_library(store: &Path) -> anyhow::Result<herd_actions::ActionLibrary> {
-    if !store.exists() {
-        bail!("no action store at `{}`", store.display());
-    }
-    let s = herd_actions::EdgeStore::open(store.to_path_buf()).await?;
+/// Opens the library in `store`: a Qdrant server URL, or an embedded store's directory
+/// (created first when `create` is set).
+async fn open_library(store: &str, create: bool) -> anyhow::Result<herd_actions::ActionLibrary> {
+    let s: Arc<dyn herd_actions::ActionStore> =
+        if store.starts_with("http://") || store.starts_with("https://") {
+            let stores = herd_core::config::StoresConfig {
+                qdrant_url: Some(store.to_string()),
+                ..Default::default()
+            };
+            let server = herd_coordinator::actions_host::connect_server(&stores)
+                .await
+                .map_err(anyhow::Error::msg)?
+                .expect("a URL was given");
+            Arc::new(server)
+        } else {
+            let dir = Path::new(store);
+            if create {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("failed to create `{}`", dir.display()))?;
+            } else if !dir.exists() {
+                bail!(
+                    "no action store at `{}` (give a run's `actions/` directory or a Qdrant URL)",
+                    dir.display()
+                );
+            }
+            Arc::new(herd_actions::EdgeStore::open(dir.to_path_buf()).await?)
+        };
     let e = herd_coordinator::actions_host::open_embedder(&Default::default())
         .await
         .map_err(anyhow::Error::msg)?;
-    Ok(herd_actions::ActionLibrary::new(Arc::new(s), e))
+    Ok(herd_actions::ActionLibrary::new(s, e))
 }
 
 pub async fn actions(cmd: ActionsCmd) -> anyhow::Result<()> {
     match cmd {
         ActionsCmd::List { store, namespace } => {
-            let lib = open_library(&store).await?;
+            let lib = open_library(&store, false).await?;
             let namespaces = match namespace {
                 Some(n) => vec![n],
                 None => lib.store().namespaces().await?,
@@ -219,7 +242,7 @@ pub async fn actions(cmd: ActionsCmd) -> anyhow::Result<()> {
             query,
             k,
         } => {
-            let lib = open_library(&store).await?;
+            let lib = open_library(&store, false).await?;
             let access = herd_core::task::ActionAccess {
                 namespace,
                 read: true,
@@ -235,7 +258,7 @@ pub async fn actions(cmd: ActionsCmd) -> anyhow::Result<()> {
             name,
             version,
         } => {
-            let lib = open_library(&store).await?;
+            let lib = open_library(&store, false).await?;
             match lib.get(&namespace, &name, version).await? {
                 Some(a) => println!("{}", serde_json::to_string_pretty(&a)?),
                 None => bail!("no action `{name}` in `{namespace}`"),
@@ -246,7 +269,7 @@ pub async fn actions(cmd: ActionsCmd) -> anyhow::Result<()> {
             namespace,
             out,
         } => {
-            let lib = open_library(&store).await?;
+            let lib = open_library(&store, false).await?;
             let n = lib.export(&namespace, &out).await?;
             eprintln!("exported {n} actions to {}", out.display());
         }
@@ -255,8 +278,7 @@ pub async fn actions(cmd: ActionsCmd) -> anyhow::Result<()> {
             namespace,
             input,
         } => {
-            std::fs::create_dir_all(&store)?;
-            let lib = open_library(&store).await?;
+            let lib = open_library(&store, true).await?;
             lib.ensure(&namespace).await?;
             let r = lib.import(&namespace, &input).await?;
             eprintln!(

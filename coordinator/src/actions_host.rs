@@ -1,6 +1,7 @@
 //! The action store the coordinator hosts for its workers: an [`ActionLibrary`] over the
 //! embedded qdrant-edge shard (or a Qdrant server), opened on first use so sweeps without
-//! accumulation never load the embedder. Serves `ActionCall` and the scheduler's hooks.
+//! accumulation never load the embedder. A Qdrant server is connected to at open, so a wrong
+//! URL or key stops the coordinator at start. Serves `ActionCall` and the scheduler's hooks.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,23 +13,40 @@ use herd_core::config::StoresConfig;
 use tokio::sync::OnceCell;
 
 use crate::scheduler::ActionHooks;
-use crate::service::ActionBackend;
+use crate::service::{ActionBackend, ActionCallError};
 
 /// The hosted action library.
 pub struct ActionHost {
     dir: PathBuf,
     stores: StoresConfig,
+    /// The Qdrant server store, connected at open (none: the embedded store, opened lazily).
+    server: Option<Arc<ServerStore>>,
     library: OnceCell<Arc<ActionLibrary>>,
 }
 
+/// Connects to the Qdrant server a stores config names (its API key from the environment).
+pub async fn connect_server(stores: &StoresConfig) -> Result<Option<ServerStore>, String> {
+    let Some(url) = &stores.qdrant_url else {
+        return Ok(None);
+    };
+    let key = stores.qdrant_api_key()?;
+    ServerStore::connect(url, key)
+        .await
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
 impl ActionHost {
-    /// Prepares the host; the store and embedder open on first use.
+    /// Prepares the host: connects to a Qdrant server now (a wrong URL or key is an error
+    /// here); the embedded store and the embedder open on first use.
     pub async fn open(dir: &Path, stores: &StoresConfig) -> Result<ActionHost, String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("failed to create `{}`: {e}", dir.display()))?;
+        let server = connect_server(stores).await?.map(Arc::new);
         Ok(ActionHost {
             dir: dir.to_path_buf(),
             stores: stores.clone(),
+            server,
             library: OnceCell::new(),
         })
     }
@@ -37,12 +55,8 @@ impl ActionHost {
     pub async fn library(&self) -> Result<Arc<ActionLibrary>, String> {
         self.library
             .get_or_try_init(|| async {
-                let store: Arc<dyn ActionStore> = match &self.stores.qdrant_url {
-                    Some(url) => Arc::new(
-                        ServerStore::connect(url, None)
-                            .await
-                            .map_err(|e| e.to_string())?,
-                    ),
+                let store: Arc<dyn ActionStore> = match &self.server {
+                    Some(server) => server.clone(),
                     None => Arc::new(
                         EdgeStore::open(self.dir.clone())
                             .await
@@ -93,12 +107,18 @@ impl ActionBackend for ActionHost {
         &self,
         method: &str,
         body: serde_json::Value,
-    ) -> Result<serde_json::Value, String> {
+    ) -> Result<serde_json::Value, ActionCallError> {
         let req: LibraryRequest = serde_json::from_value(body)
-            .map_err(|e| format!("malformed `{method}` request: {e}"))?;
-        let lib = self.library().await?;
-        let resp = lib.handle(req).await.map_err(|e| e.to_string())?;
-        serde_json::to_value(resp).map_err(|e| e.to_string())
+            .map_err(|e| ActionCallError::Failed(format!("malformed `{method}` request: {e}")))?;
+        let lib = self.library().await.map_err(ActionCallError::Failed)?;
+        let resp = lib.handle(req).await.map_err(|e| {
+            if e.is_unavailable() {
+                ActionCallError::Unavailable(e.to_string())
+            } else {
+                ActionCallError::Failed(e.to_string())
+            }
+        })?;
+        serde_json::to_value(resp).map_err(|e| ActionCallError::Failed(e.to_string()))
     }
 }
 

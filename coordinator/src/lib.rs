@@ -14,7 +14,7 @@ pub mod trajectories;
 
 pub use error::CoordinatorError;
 pub use scheduler::{ActionHooks, Scheduler, SchedulerSettings};
-pub use service::{ActionBackend, AuthCheck, TlsFiles, serve};
+pub use service::{ActionBackend, ActionCallError, AuthCheck, TlsFiles, serve};
 
 #[cfg(test)]
 mod scheduler_tests;

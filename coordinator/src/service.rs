@@ -27,7 +27,17 @@ pub trait ActionBackend: Send + Sync {
         &self,
         method: &str,
         body: serde_json::Value,
-    ) -> Result<serde_json::Value, String>;
+    ) -> Result<serde_json::Value, ActionCallError>;
+}
+
+/// Why an action call failed: the store behind it could not be reached (workers may retry
+/// later; sent as gRPC `UNAVAILABLE`), or the call itself failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ActionCallError {
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// Checks `authorization: Bearer <token>` on every call when a token is set.
@@ -289,10 +299,13 @@ impl WorkerService for WorkerApi {
         let body: serde_json::Value = serde_json::from_slice(&r.body_json).map_err(|e| {
             Status::invalid_argument(format!("malformed action call `{}`: {e}", r.method))
         })?;
-        let out = actions
-            .call(&r.method, body)
-            .await
-            .map_err(|e| Status::internal(format!("action call `{}` failed: {e}", r.method)))?;
+        let out = actions.call(&r.method, body).await.map_err(|e| {
+            let message = format!("action call `{}` failed: {e}", r.method);
+            match e {
+                ActionCallError::Unavailable(_) => Status::unavailable(message),
+                ActionCallError::Failed(_) => Status::internal(message),
+            }
+        })?;
         Ok(Response::new(ActionResponse {
             body_json: serde_json::to_vec(&out).map_err(|e| Status::internal(e.to_string()))?,
         }))

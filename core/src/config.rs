@@ -534,8 +534,34 @@ pub struct StoresConfig {
     /// Qdrant server URL for the action store; unset: the embedded store hosted by the coordinator.
     #[serde(default)]
     pub qdrant_url: Option<String>,
+    /// Name of the environment variable holding the Qdrant server's API key (the key itself
+    /// is never written in a config or logged). Unset: `HERD_QDRANT_API_KEY`, when set.
+    #[serde(default)]
+    pub qdrant_api_key_env: Option<String>,
     #[serde(default)]
     pub embedder: EmbedderConfig,
+}
+
+/// The environment variable read for the Qdrant API key when no `qdrant_api_key_env` is set.
+pub const QDRANT_API_KEY_ENV: &str = "HERD_QDRANT_API_KEY";
+
+impl StoresConfig {
+    /// The Qdrant server's API key: from the variable `qdrant_api_key_env` names (which must
+    /// then be set), else from `HERD_QDRANT_API_KEY` when set, else none.
+    pub fn qdrant_api_key(&self) -> Result<Option<String>, String> {
+        match &self.qdrant_api_key_env {
+            Some(name) => match std::env::var(name) {
+                Ok(v) if !v.is_empty() => Ok(Some(v)),
+                _ => Err(format!(
+                    "environment variable `{name}` (stores.qdrant_api_key_env) is not set; \
+                     export the Qdrant server's API key in it"
+                )),
+            },
+            None => Ok(std::env::var(QDRANT_API_KEY_ENV)
+                .ok()
+                .filter(|v| !v.is_empty())),
+        }
+    }
 }
 
 /// A checked sweep: every invariant below holds.
@@ -851,6 +877,24 @@ impl SweepConfig {
                 "make `lease_secs` at least three times `heartbeat_secs`",
             ));
         }
+        if let Some(url) = &self.stores.qdrant_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(bad(
+                "stores.qdrant_url",
+                &format!("`{url}` is not an http(s) URL"),
+                "give the server's gRPC address, e.g. `qdrant_url = \"http://qdrant:6334\"`",
+            ));
+        }
+        if let Some(env) = &self.stores.qdrant_api_key_env
+            && (env.is_empty() || !env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        {
+            return Err(bad(
+                "stores.qdrant_api_key_env",
+                "is not the name of an environment variable",
+                "export the key in a variable and write its name, e.g. `qdrant_api_key_env = \"QDRANT_API_KEY\"`",
+            ));
+        }
         if !["minilm", "openai"].contains(&self.stores.embedder.kind.as_str()) {
             return Err(bad(
                 "stores.embedder.kind",
@@ -876,6 +920,23 @@ pub fn parse_shard(s: &str) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_qdrant_api_key_comes_from_the_named_variable() {
+        let mut s = StoresConfig {
+            qdrant_api_key_env: Some("HERD_CORE_TEST_QDRANT_KEY_UNSET".into()),
+            ..Default::default()
+        };
+        let e = s
+            .qdrant_api_key()
+            .expect_err("an unset variable is an error");
+        assert!(e.contains("`HERD_CORE_TEST_QDRANT_KEY_UNSET`"), "{e}");
+        assert!(e.contains("stores.qdrant_api_key_env"), "{e}");
+        // SAFETY: nextest runs each test in its own process; no other thread reads it.
+        unsafe { std::env::set_var("HERD_CORE_TEST_QDRANT_KEY", "k-1") };
+        s.qdrant_api_key_env = Some("HERD_CORE_TEST_QDRANT_KEY".into());
+        assert_eq!(s.qdrant_api_key(), Ok(Some("k-1".to_string())));
+    }
 
     const GOOD: &str = r#"
 name = "t"
@@ -1044,6 +1105,16 @@ name = "base"
                 "[stores.embedder]\nkind = \"bert\"",
                 "stores.embedder.kind",
                 "not a known embedder",
+            ),
+            (
+                "[stores]\nqdrant_url = \"qdrant:6334\"",
+                "stores.qdrant_url",
+                "not an http(s) URL",
+            ),
+            (
+                "[stores]\nqdrant_api_key_env = \"my secret key\"",
+                "stores.qdrant_api_key_env",
+                "not the name of an environment variable",
             ),
         ];
         let mut seen = std::collections::HashSet::new();

@@ -6,6 +6,7 @@ pub mod config;
 pub mod kernel;
 pub mod outcome;
 pub mod result;
+pub mod retry;
 pub mod task;
 pub mod trajectory;
 

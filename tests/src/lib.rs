@@ -2,6 +2,7 @@
 //! and worker processes on loopback, a scripted OpenAI-compatible model server, a Redis
 //! server, and polling a sweep until it ends. Test doubles live here, never in the product.
 
+use std::collections::HashSet;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -311,5 +312,48 @@ impl Drop for Redis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Submits `sweep` to the coordinator at `url` (waiting for it to listen); returns the id.
+pub fn submit(url: &str, sweep: &Path, token: Option<&str>) -> String {
+    let addr = url.trim_start_matches("http://").to_string();
+    wait_until("the coordinator to listen", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    });
+    let env: Vec<(&str, &str)> = token.map(|t| vec![("HERD_TOKEN", t)]).unwrap_or_default();
+    let (ok, out, err) = herd(
+        &["submit", sweep.to_str().unwrap(), "--coordinator", url],
+        &env,
+    );
+    assert!(ok, "submit failed: {err}");
+    out.trim().to_string()
+}
+
+/// Reads the finished sweep's results and attempts from its output directory.
+pub fn results_of(
+    status: &serde_json::Value,
+) -> (Vec<herd_core::ResultRecord>, Vec<herd_core::AttemptRecord>) {
+    let dir = status["out_dir"].as_str().expect("out_dir");
+    let path = Path::new(dir).join("results.parquet");
+    wait_until(
+        "results.parquet to be written",
+        Duration::from_secs(30),
+        || path.exists(),
+    );
+    herd_report::read_result_records(Path::new(dir)).expect("read results")
+}
+
+/// Asserts one scored result per task, `expected` tasks in all.
+pub fn assert_one_result_each(results: &[herd_core::ResultRecord], expected: usize) {
+    let keys: HashSet<&str> = results.iter().map(|r| r.task_key.as_str()).collect();
+    assert_eq!(results.len(), expected, "one row per task");
+    assert_eq!(keys.len(), expected, "no task recorded twice");
+    for r in results {
+        assert_eq!(
+            r.status, "scored",
+            "task {} ended {}: {:?}",
+            r.task_key, r.status, r.error_message
+        );
     }
 }

@@ -3,7 +3,6 @@
 //! Workers and coordinators are killed, stalled and restarted; every task must end with
 //! exactly one result, and no container may outlive its task.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -45,47 +44,6 @@ fn start_coordinator_with(d: &Path, env: &[(&str, &str)], actions: bool) -> (Pro
     let proc = spawn_herd(d, "coordinator", &args, env);
     let url = format!("http://{listen}");
     (proc, listen, url)
-}
-
-fn submit(url: &str, sweep: &Path, token: Option<&str>) -> String {
-    let addr = url.trim_start_matches("http://").to_string();
-    wait_until("the coordinator to listen", Duration::from_secs(30), || {
-        std::net::TcpStream::connect(&addr).is_ok()
-    });
-    let env: Vec<(&str, &str)> = token.map(|t| vec![("HERD_TOKEN", t)]).unwrap_or_default();
-    let (ok, out, err) = herd(
-        &["submit", sweep.to_str().unwrap(), "--coordinator", url],
-        &env,
-    );
-    assert!(ok, "submit failed: {err}");
-    out.trim().to_string()
-}
-
-/// Reads the finished sweep's results and attempts from its output directory.
-fn results_of(
-    status: &serde_json::Value,
-) -> (Vec<herd_core::ResultRecord>, Vec<herd_core::AttemptRecord>) {
-    let dir = status["out_dir"].as_str().expect("out_dir");
-    let path = Path::new(dir).join("results.parquet");
-    wait_until(
-        "results.parquet to be written",
-        Duration::from_secs(30),
-        || path.exists(),
-    );
-    herd_report::read_result_records(Path::new(dir)).expect("read results")
-}
-
-fn assert_one_result_each(results: &[herd_core::ResultRecord], expected: usize) {
-    let keys: HashSet<&str> = results.iter().map(|r| r.task_key.as_str()).collect();
-    assert_eq!(results.len(), expected, "one row per task");
-    assert_eq!(keys.len(), expected, "no task recorded twice");
-    for r in results {
-        assert_eq!(
-            r.status, "scored",
-            "task {} ended {}: {:?}",
-            r.task_key, r.status, r.error_message
-        );
-    }
 }
 
 #[test]

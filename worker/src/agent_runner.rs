@@ -243,7 +243,7 @@ struct RemoteActions {
 
 impl RemoteActions {
     async fn start(client: ActionClient, spec: &TaskSpec) -> Result<Self, String> {
-        let resp = call(
+        let resp = call_retrying(
             &client,
             LibraryRequest::StartTask {
                 access: spec.actions.clone(),
@@ -264,9 +264,21 @@ impl RemoteActions {
     }
 }
 
+/// One library call; its failure goes back to the agent (a tool error).
 async fn call(client: &ActionClient, req: LibraryRequest) -> Result<LibraryResponse, String> {
     let body = serde_json::to_value(&req).map_err(|e| e.to_string())?;
     let v = client.call("library", body).await?;
+    serde_json::from_value(v).map_err(|e| format!("malformed action-store reply: {e}"))
+}
+
+/// A library call that must not be lost, retried while the store is unavailable. Starting a
+/// task and adding functions are idempotent (adding deduplicates by normalised source).
+async fn call_retrying(
+    client: &ActionClient,
+    req: LibraryRequest,
+) -> Result<LibraryResponse, String> {
+    let body = serde_json::to_value(&req).map_err(|e| e.to_string())?;
+    let v = client.call_retrying("library", body).await?;
     serde_json::from_value(v).map_err(|e| format!("malformed action-store reply: {e}"))
 }
 
@@ -322,7 +334,7 @@ impl ActionSource for RemoteActions {
         // Missing docstrings were already written by the loop (a counted call) when the arm
         // asks for it; the rest are stored without.
         let functions = fns.to_vec();
-        let resp = call(
+        let resp = call_retrying(
             &self.client,
             LibraryRequest::Add {
                 access: self.access.clone(),

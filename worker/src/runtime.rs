@@ -74,22 +74,49 @@ impl ActionClient {
         ActionClient { client }
     }
 
+    /// One call; any failure is returned at once (an agent's tool call reports it).
     pub async fn call(
         &self,
         method: &str,
         body: serde_json::Value,
     ) -> Result<serde_json::Value, String> {
-        let req = ActionRequest {
-            method: method.to_string(),
-            body_json: serde_json::to_vec(&body).map_err(|e| e.to_string())?,
-        };
-        let resp = self
-            .client
-            .clone()
-            .action_call(req)
+        let req = Self::request(method, &body)?;
+        self.call_once(req)
             .await
-            .map_err(|s| s.message().to_string())?;
-        serde_json::from_slice(&resp.into_inner().body_json).map_err(|e| e.to_string())
+            .map_err(|s| s.message().to_string())
+    }
+
+    /// A call that must not be lost (storing actions, starting a task): repeated with the
+    /// patient schedule while the coordinator or the store behind it is unavailable. Only for
+    /// idempotent calls.
+    pub async fn call_retrying(
+        &self,
+        method: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        use herd_core::retry::{self, Retryable};
+        let req = Self::request(method, &body)?;
+        (|| self.call_once(req.clone()))
+            .retry(retry::patient())
+            .when(|s: &tonic::Status| s.code() == tonic::Code::Unavailable)
+            .notify(|s, after| {
+                warn!(method, retry_in = ?after, error = %s.message(), "action call unavailable; retrying");
+            })
+            .await
+            .map_err(|s| s.message().to_string())
+    }
+
+    fn request(method: &str, body: &serde_json::Value) -> Result<ActionRequest, String> {
+        Ok(ActionRequest {
+            method: method.to_string(),
+            body_json: serde_json::to_vec(body).map_err(|e| e.to_string())?,
+        })
+    }
+
+    async fn call_once(&self, req: ActionRequest) -> Result<serde_json::Value, tonic::Status> {
+        let resp = self.client.clone().action_call(req).await?;
+        serde_json::from_slice(&resp.into_inner().body_json)
+            .map_err(|e| tonic::Status::internal(format!("malformed action-store reply: {e}")))
     }
 }
 
