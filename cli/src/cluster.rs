@@ -269,7 +269,7 @@ fn status_json(st: &herd_proto::v1::SweepStatus) -> serde_json::Value {
         "groups": st.groups.iter().map(|g| serde_json::json!({
             "benchmark": g.benchmark, "backbone": g.backbone, "arm": g.arm, "total": g.total,
             "done": g.done, "running": g.running, "failed": g.failed, "scored": g.scored,
-            "correct": g.correct, "cost_usd": g.cost_usd,
+            "correct": g.correct, "cost_usd": g.cost_usd, "training": g.training,
         })).collect::<Vec<_>>(),
     })
 }

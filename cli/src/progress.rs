@@ -14,7 +14,7 @@ pub struct Progress {
 }
 
 fn group_key(g: &GroupStatus) -> String {
-    format!("{} · {} · {}", g.benchmark, g.backbone, g.arm)
+    format!("{} · {} · {}", g.benchmark, g.backbone, g.arm_label())
 }
 
 fn pct(n: u64, d: u64) -> String {
@@ -119,7 +119,7 @@ fn fmt_secs(s: u64) -> String {
 pub fn summary_table(st: &SweepStatus) -> String {
     let mut out = String::new();
     out.push_str(&format!(
-        "sweep {} — {} · {}/{} tasks done · {} failed · accuracy {} · cost ${:.4}\n",
+        "sweep {} — {} · {}/{} tasks done · {} failed · accuracy {} (scored splits) · cost ${:.4}\n",
         st.sweep_id,
         st.state,
         st.done,
@@ -128,12 +128,12 @@ pub fn summary_table(st: &SweepStatus) -> String {
         pct(st.correct, st.scored),
         st.cost_usd
     ));
-    out.push_str(&format!(
+    let header = format!(
         "{:<18} {:<22} {:<18} {:>6} {:>6} {:>7} {:>9} {:>10}\n",
         "benchmark", "backbone", "arm", "done", "failed", "correct", "accuracy", "cost $"
-    ));
-    for g in &st.groups {
-        out.push_str(&format!(
+    );
+    let row = |g: &herd_proto::v1::GroupStatus| {
+        format!(
             "{:<18} {:<22} {:<18} {:>6} {:>6} {:>7} {:>9} {:>10.4}\n",
             g.benchmark,
             g.backbone,
@@ -143,7 +143,22 @@ pub fn summary_table(st: &SweepStatus) -> String {
             g.correct,
             pct(g.correct, g.scored),
             g.cost_usd
-        ));
+        )
+    };
+    out.push_str(&header);
+    for g in st.groups.iter().filter(|g| !g.training) {
+        out.push_str(&row(g));
+    }
+    let training: Vec<_> = st.groups.iter().filter(|g| g.training).collect();
+    if !training.is_empty() {
+        out.push_str(
+            "training phases (fill the library of train-then-test arms; not in the accuracy above; \
+             their cost is in the sweep's total):\n",
+        );
+        out.push_str(&header);
+        for g in training {
+            out.push_str(&row(g));
+        }
     }
     out
 }

@@ -22,7 +22,7 @@ pub struct ReportArgs {
     pub input: PathBuf,
     #[arg(long, value_enum, default_value = "md")]
     pub format: Format,
-    /// Write `report.<ext>` here instead of printing.
+    /// Write `report.<ext>` (with `--compare`: `comparison.<ext>`) here instead of printing.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Compare with a second run of the same items (paired statistics).
@@ -34,36 +34,42 @@ pub struct ReportArgs {
 }
 
 pub async fn report(a: ReportArgs) -> anyhow::Result<()> {
-    let text = tokio::task::spawn_blocking(move || -> anyhow::Result<(String, &'static str)> {
+    let text = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
         let opts = herd_report::ReportOptions {
             expected_tasks: a.expected,
             ..Default::default()
         };
-        if let Some(b) = &a.compare {
+        let (name, text, ext) = if let Some(b) = &a.compare {
             let c = herd_report::compare_runs(&a.input, b, &opts)?;
-            return Ok(match a.format {
+            let (text, ext) = match a.format {
                 Format::Md => (c.to_markdown(), "md"),
                 Format::Html => (c.to_html()?, "html"),
                 Format::Json => (serde_json::to_string_pretty(&c)?, "json"),
-            });
-        }
-        let r = herd_report::build_report(&a.input, &opts)?;
-        let (text, ext) = match a.format {
-            Format::Md => (r.to_markdown(), "md"),
-            Format::Html => (r.to_html()?, "html"),
-            Format::Json => (r.to_json()?, "json"),
+            };
+            ("comparison", text, ext)
+        } else {
+            let r = herd_report::build_report(&a.input, &opts)?;
+            let (text, ext) = match a.format {
+                Format::Md => (r.to_markdown(), "md"),
+                Format::Html => (r.to_html()?, "html"),
+                Format::Json => (r.to_json()?, "json"),
+            };
+            ("report", text, ext)
         };
-        if let Some(dir) = &a.out {
-            std::fs::create_dir_all(dir)?;
-            let p = dir.join(format!("report.{ext}"));
-            std::fs::write(&p, &text)
-                .with_context(|| format!("failed to write `{}`", p.display()))?;
-            return Ok((format!("wrote {}", p.display()), "msg"));
+        match &a.out {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("failed to create `{}`", dir.display()))?;
+                let p = dir.join(format!("{name}.{ext}"));
+                std::fs::write(&p, &text)
+                    .with_context(|| format!("failed to write `{}`", p.display()))?;
+                Ok(format!("wrote {}", p.display()))
+            }
+            None => Ok(text),
         }
-        Ok((text, ext))
     })
     .await??;
-    println!("{}", text.0);
+    println!("{text}");
     Ok(())
 }
 

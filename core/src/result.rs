@@ -89,6 +89,15 @@ pub struct ResultRecord {
     pub finished_at: String,
 }
 
+impl ResultRecord {
+    /// Whether this task belongs to a train-then-test arm's training phase (its `train`
+    /// split). Such tasks fill the arm's library; they are never part of the arm's result,
+    /// which is its test split's. The report's Polars query `is_training` mirrors this rule.
+    pub fn is_training_phase(&self) -> bool {
+        self.accumulation == "train-then-test" && self.split == "train"
+    }
+}
+
 /// One row per attempt (including ones superseded by a duplicate report).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct AttemptRecord {

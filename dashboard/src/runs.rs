@@ -133,6 +133,8 @@ pub fn read_records(run: &RunDir) -> Result<Vec<ResultRecord>, DashboardError> {
 pub struct RunSummary {
     pub name: String,
     pub path: String,
+    /// Tasks of the scored splits (training phases of train-then-test arms are left out of
+    /// the run's tasks and accuracy; their cost is in `cost_usd`).
     pub tasks: u64,
     pub scored: u64,
     pub correct: u64,
@@ -156,13 +158,17 @@ impl RunSummary {
         let (mut scored, mut correct, mut cost) = (0u64, 0u64, 0.0f64);
         for r in records {
             *statuses.entry(r.status.as_str()).or_default() += 1;
+            cost += r.cost_usd;
+            // Training phases fill a library; the run's accuracy is over scored splits only.
+            if r.is_training_phase() {
+                continue;
+            }
             if r.status == herd_core::Status::Scored.as_str() {
                 scored += 1;
                 if r.correct == Some(true) {
                     correct += 1;
                 }
             }
-            cost += r.cost_usd;
         }
         let mut statuses: Vec<(String, u64)> = statuses
             .into_iter()
@@ -170,7 +176,7 @@ impl RunSummary {
             .collect();
         statuses.sort();
         let mut s = Self::empty(run, modified);
-        s.tasks = records.len() as u64;
+        s.tasks = records.iter().filter(|r| !r.is_training_phase()).count() as u64;
         s.scored = scored;
         s.correct = correct;
         s.unscored = s.tasks - scored;

@@ -16,7 +16,9 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct GroupRow {
     pub benchmark: String,
     pub backbone: String,
+    /// The arm, marked `(training)` for a train-then-test arm's training phase.
     pub arm: String,
+    pub training: bool,
     pub total: u64,
     pub done: u64,
     pub running: u64,
@@ -31,9 +33,10 @@ impl From<GroupStatus> for GroupRow {
     fn from(g: GroupStatus) -> Self {
         GroupRow {
             accuracy: ratio(g.correct, g.scored),
+            arm: g.arm_label(),
+            training: g.training,
             benchmark: g.benchmark,
             backbone: g.backbone,
-            arm: g.arm,
             total: g.total,
             done: g.done,
             running: g.running,

@@ -5,6 +5,18 @@
 
 pub mod v1 {
     tonic::include_proto!("herd.v1");
+
+    impl GroupStatus {
+        /// The arm's name, marked when this group is a train-then-test arm's training phase
+        /// (shown apart from the arm's result everywhere).
+        pub fn arm_label(&self) -> String {
+            if self.training {
+                format!("{} (training)", self.arm)
+            } else {
+                self.arm.clone()
+            }
+        }
+    }
 }
 
 /// Encoded `FileDescriptorSet` for `tonic-reflection`.

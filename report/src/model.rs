@@ -1,5 +1,7 @@
 //! The report's data: typed rows for every section (accuracy, paired comparisons, cost,
-//! action accumulation, failures) and the run header. Renderers read only these.
+//! action accumulation, failures, training phases) and the run header. Renderers read only
+//! these. Every arm-level table counts an arm's scored split only: a train-then-test arm's
+//! training phase is in [`Report::training`], never in its headline numbers.
 
 use serde::Serialize;
 
@@ -22,6 +24,62 @@ pub struct Header {
     /// `(status, count)` over all rows.
     pub statuses: Vec<(String, u64)>,
     pub partial: Option<PartialRun>,
+    /// What each benchmark × backbone × arm's headline numbers count.
+    pub scopes: Vec<ArmScope>,
+}
+
+/// Which tasks one benchmark × backbone × arm's headline numbers count. A train-then-test
+/// arm is reported on its test split; its training phase is counted here and shown apart.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ArmScope {
+    pub benchmark: String,
+    pub backbone: String,
+    pub arm: String,
+    pub accumulation: String,
+    /// The dataset splits of the tasks in the headline numbers.
+    pub scored_splits: Vec<String>,
+    /// Tasks in the headline numbers.
+    pub test_tasks: u64,
+    /// Training-phase tasks (train-then-test arms), reported apart.
+    pub training_tasks: u64,
+    /// The library the test split saw, frozen after training (train-then-test arms).
+    pub frozen_library: Option<u64>,
+}
+
+impl ArmScope {
+    /// One line for the report header.
+    pub fn describe(&self) -> String {
+        let splits = if self.scored_splits.is_empty() {
+            "—".to_string()
+        } else {
+            self.scored_splits.join("+")
+        };
+        let mut s = format!(
+            "{}/{}/{} ({}): scored on the {splits} split, {} tasks",
+            self.benchmark, self.backbone, self.arm, self.accumulation, self.test_tasks
+        );
+        if self.accumulation == "train-then-test" {
+            s.push_str(&format!(
+                "; library frozen at {} actions after {} training tasks (reported apart)",
+                self.frozen_library
+                    .map_or_else(|| "—".to_string(), |n| n.to_string()),
+                self.training_tasks
+            ));
+        }
+        s
+    }
+}
+
+/// The training phase of a train-then-test arm: reported apart from the arm's result, which
+/// is its test split's.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct TrainingPhase {
+    /// The training tasks' verdicts (they fill the library; they are not the arm's result).
+    pub accuracy: AccuracyRow,
+    pub cost: CostRow,
+    pub actions_created: u64,
+    /// Library size when frozen (what the test split saw); `None` before any test task.
+    pub frozen_library: Option<u64>,
 }
 
 /// Why the run is known to be incomplete.
@@ -190,6 +248,10 @@ pub struct CostRow {
     pub mean_wall_s: Option<f64>,
     /// Correct answers per dollar; `None` when nothing was spent.
     pub correct_per_usd: Option<f64>,
+    /// The training phase's cost (train-then-test arms; 0 otherwise), not in `cost_usd`.
+    pub training_cost_usd: f64,
+    /// `cost_usd + training_cost_usd`: what the arm cost in all.
+    pub cost_with_training_usd: f64,
 }
 
 impl CostRow {
@@ -201,6 +263,7 @@ impl CostRow {
         self.mean_steps = per(self.steps as f64);
         self.mean_wall_s = per(self.wall_ms as f64 / 1000.0);
         self.correct_per_usd = (self.cost_usd > 0.0).then(|| self.correct as f64 / self.cost_usd);
+        self.cost_with_training_usd = self.cost_usd + self.training_cost_usd;
         self
     }
 }
@@ -281,6 +344,8 @@ pub struct Report {
     /// Rows whose `actions_called` was not a JSON list of `[name, count]`.
     pub malformed_actions_called: u64,
     pub failures: Vec<FailureRow>,
+    /// Training phases of train-then-test arms, apart from every table above.
+    pub training: Vec<TrainingPhase>,
 }
 
 /// Two runs compared item by item.

@@ -1,5 +1,6 @@
-//! Polars lazy queries that turn a results table into the report's sections. Every query
-//! groups over all rows (nothing is filtered away); non-scored tasks keep their own counts.
+//! Polars lazy queries that turn a results table into the report's sections. Non-scored tasks
+//! keep their own counts; the one split made is train-then-test training phases, which go to
+//! their own section instead of the arm-level tables (see [`is_training`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -63,10 +64,12 @@ pub const REPORT_COLUMNS: &[&str] = &[
     "task_key",
     "benchmark",
     "item_id",
+    "split",
     "level",
     "subject",
     "backbone",
     "arm",
+    "accumulation",
     "epoch",
     "status",
     "correct",
@@ -107,19 +110,34 @@ fn report_from_lazy(
     attempts: Option<&DataFrame>,
     opts: &ReportOptions,
 ) -> Result<Report> {
-    let lf = with_graded(lf);
-    let header = header(&lf, attempts, opts)?;
+    let all = with_graded(lf);
+    let mut header = header(&all, attempts, opts)?;
+    header.scopes = scopes(&all)?;
+    // Every arm-level table counts the scored split only; training phases go apart.
+    let lf = all.clone().filter(is_training().not());
+    let train = all.filter(is_training());
     let accuracy = accuracy_table(&lf, None)?;
     let accuracy_by_level = accuracy_table(&lf, Some("level"))?;
     let accuracy_by_subject = accuracy_table(&lf, Some("subject"))?;
     let mut paired = paired_within(&lf, PairKind::Arms, opts)?;
     paired.extend(paired_within(&lf, PairKind::Backbones, opts)?);
-    let cost = cost(&lf)?;
+    let training = training(&train, &header.scopes)?;
+    let mut cost = cost(&lf)?;
+    for c in &mut cost {
+        if let Some(t) = training.iter().find(|t| {
+            (&t.cost.benchmark, &t.cost.backbone, &t.cost.arm)
+                == (&c.benchmark, &c.backbone, &c.arm)
+        }) {
+            c.training_cost_usd = t.cost.cost_usd;
+            c.cost_with_training_usd = c.cost_usd + c.training_cost_usd;
+        }
+    }
     let library_growth = growth(&lf, opts.growth_points)?;
     let reuse = reuse(&lf)?;
     let (top_actions, malformed_actions_called) = top_actions(&lf, opts.top_actions)?;
     let failures = failures(&lf)?;
     Ok(Report {
+        training,
         header,
         accuracy,
         accuracy_by_level,
@@ -132,6 +150,119 @@ fn report_from_lazy(
         malformed_actions_called,
         failures,
     })
+}
+
+/// Rows of a train-then-test arm's training phase (tasks of its `train` split). They fill the
+/// arm's library; they are not its result, so every arm-level table leaves them out.
+pub(crate) fn is_training() -> Expr {
+    col("accumulation")
+        .eq(lit("train-then-test"))
+        .and(col("split").eq(lit("train")))
+}
+
+/// What each benchmark × backbone × arm's headline numbers count (from all rows).
+fn scopes(all: &LazyFrame) -> Result<Vec<ArmScope>> {
+    let names = [
+        "benchmark",
+        "backbone",
+        "arm",
+        "accumulation",
+        "phase",
+        "split",
+    ];
+    let q = all
+        .clone()
+        .with_column(
+            when(is_training())
+                .then(lit("train"))
+                .otherwise(lit("test"))
+                .alias("phase"),
+        )
+        .group_by(keys(&names))
+        .agg([
+            len().cast(DataType::UInt64).alias("n"),
+            col("library_size")
+                .max()
+                .cast(DataType::UInt64)
+                .fill_null(lit(0u64))
+                .alias("library"),
+        ]);
+    let df = collect(sort_by(q, &names), "arm scopes")?;
+    let c = Cols(&df);
+    let (benchmark, backbone, arm) = (c.strs("benchmark")?, c.strs("backbone")?, c.strs("arm")?);
+    let (acc, phase, split) = (c.strs("accumulation")?, c.strs("phase")?, c.strs("split")?);
+    let (n, library) = (c.u64s("n")?, c.u64s("library")?);
+    let mut out: Vec<ArmScope> = Vec::new();
+    for i in 0..df.height() {
+        let key = (&benchmark[i], &backbone[i], &arm[i]);
+        let pos = match out
+            .iter()
+            .position(|s| (&s.benchmark, &s.backbone, &s.arm) == key)
+        {
+            Some(p) => p,
+            None => {
+                out.push(ArmScope {
+                    benchmark: benchmark[i].clone(),
+                    backbone: backbone[i].clone(),
+                    arm: arm[i].clone(),
+                    accumulation: acc[i].clone(),
+                    ..Default::default()
+                });
+                out.len() - 1
+            }
+        };
+        let s = &mut out[pos];
+        if phase[i] == "train" {
+            s.training_tasks += n[i];
+        } else {
+            s.test_tasks += n[i];
+            if !s.scored_splits.contains(&split[i]) {
+                s.scored_splits.push(split[i].clone());
+            }
+            if s.accumulation == "train-then-test" {
+                // Test tasks see the frozen library (read-only), so its size is their max.
+                s.frozen_library = Some(s.frozen_library.unwrap_or(0).max(library[i]));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The training phases of train-then-test arms: verdicts, cost and actions created.
+fn training(train: &LazyFrame, scopes: &[ArmScope]) -> Result<Vec<TrainingPhase>> {
+    let accuracy = accuracy_table(train, None)?;
+    let cost = cost(train)?;
+    let q = train
+        .clone()
+        .group_by(keys(&["benchmark", "backbone", "arm"]))
+        .agg([sum_u64("actions_created")]);
+    let df = collect(
+        sort_by(q, &["benchmark", "backbone", "arm"]),
+        "training actions",
+    )?;
+    let c = Cols(&df);
+    let (benchmark, backbone, arm) = (c.strs("benchmark")?, c.strs("backbone")?, c.strs("arm")?);
+    let created = c.u64s("actions_created")?;
+    Ok(accuracy
+        .into_iter()
+        .zip(cost)
+        .map(|(accuracy, cost)| {
+            let key = (&accuracy.benchmark, &accuracy.backbone, &accuracy.arm);
+            let actions_created = (0..df.height())
+                .find(|&i| (&benchmark[i], &backbone[i], &arm[i]) == key)
+                .map_or(0, |i| created[i]);
+            let frozen_library = scopes
+                .iter()
+                .find(|s| (&s.benchmark, &s.backbone, &s.arm) == key)
+                .and_then(|s| s.frozen_library);
+            TrainingPhase {
+                accuracy,
+                cost,
+                actions_created,
+                frozen_library,
+            }
+        })
+        .collect())
 }
 
 /// Adds `graded`: the correctness of scored tasks, null for every other status (so a
@@ -238,6 +369,7 @@ fn header(lf: &LazyFrame, attempts: Option<&DataFrame>, opts: &ReportOptions) ->
         tasks,
         statuses,
         partial,
+        scopes: Vec::new(),
     })
 }
 
@@ -670,7 +802,8 @@ pub fn compare_runs(a: &Path, b: &Path, opts: &ReportOptions) -> Result<Comparis
             .ok_or_else(|| ReportError::NonUtf8Path(file.clone()))?;
         let lf = LazyFrame::scan_parquet(PlPath::new(s), ScanArgsParquet::default())
             .ctx(format!("scanning `{s}`"))?;
-        Ok(with_graded(lf))
+        // Runs are compared on the items each arm is scored on, never on training phases.
+        Ok(with_graded(lf).filter(is_training().not()))
     };
     let on = ["benchmark", "backbone", "arm", "item_id", "epoch"];
     let side = |lf: LazyFrame, g: &str| {
@@ -718,9 +851,10 @@ pub fn compare_runs(a: &Path, b: &Path, opts: &ReportOptions) -> Result<Comparis
         })
         .collect();
     let total_matched: u64 = matched.iter().sum();
+    let scored_tasks = |h: &Header| h.scopes.iter().map(|s| s.test_tasks).sum::<u64>();
     Ok(Comparison {
-        only_in_a: report_a.header.tasks.saturating_sub(total_matched),
-        only_in_b: report_b.header.tasks.saturating_sub(total_matched),
+        only_in_a: scored_tasks(&report_a.header).saturating_sub(total_matched),
+        only_in_b: scored_tasks(&report_b.header).saturating_sub(total_matched),
         run_a: report_a.header,
         run_b: report_b.header,
         rows,
@@ -841,6 +975,71 @@ mod tests {
         assert!(
             (-0.375 - 1e-9..=-0.25 + 1e-9).contains(&high),
             "high {high}"
+        );
+    }
+
+    #[test]
+    fn training_phases_stay_out_of_every_arm_table() {
+        // Arm `on` is train-then-test: items 1–10 its test split, plus 4 training tasks
+        // (all correct, $1 each) that must not move its accuracy, cost or pairs.
+        let mut rows = small_table();
+        for r in rows.iter_mut().filter(|r| r.arm == "on") {
+            r.accumulation = "train-then-test".into();
+            r.library_size = 3;
+        }
+        for item in 11..=14 {
+            let mut t = row("on", item, "scored", Some(true));
+            t.accumulation = "train-then-test".into();
+            t.split = "train".into();
+            t.task_key = format!("train-{item}");
+            t.cost_usd = 1.0;
+            t.actions_created = 1;
+            t.library_size = item as u64 - 11;
+            rows.push(t);
+        }
+        let with = report_of(&rows, &ReportOptions::default());
+        let without = report_of(&small_table(), &ReportOptions::default());
+        assert_eq!(acc(&with, "on").tasks, 10);
+        assert_eq!(acc(&with, "on").correct, acc(&without, "on").correct);
+        assert_eq!(with.paired, without.paired, "pairs use test items only");
+        let cost = with.cost.iter().find(|c| c.arm == "on").expect("on");
+        assert_eq!(cost.tasks, 10);
+        assert!(close(cost.training_cost_usd, 4.0, 1e-9));
+        assert!(close(
+            cost.cost_with_training_usd,
+            cost.cost_usd + 4.0,
+            1e-9
+        ));
+        assert_eq!(with.training.len(), 1);
+        let t = &with.training[0];
+        assert_eq!(
+            (
+                t.accuracy.arm.as_str(),
+                t.accuracy.tasks,
+                t.accuracy.correct
+            ),
+            ("on", 4, 4)
+        );
+        assert_eq!((t.actions_created, t.frozen_library), (4, Some(3)));
+        let scope = with
+            .header
+            .scopes
+            .iter()
+            .find(|s| s.arm == "on")
+            .expect("scope");
+        assert_eq!(
+            (
+                scope.test_tasks,
+                scope.training_tasks,
+                scope.scored_splits.clone()
+            ),
+            (10, 4, vec!["test".to_string()])
+        );
+        assert!(without.training.is_empty());
+        let md = with.to_markdown();
+        assert!(
+            md.contains("Training phases") && md.contains("library frozen at 3 actions"),
+            "{md}"
         );
     }
 

@@ -165,7 +165,8 @@ fn paired_table(title: &str, rows: &[PairedRow]) -> Table {
     Table {
         title: title.to_string(),
         note: Some(
-            "Same items (benchmark, item, epoch) on both sides; pairs where either side was not scored \
+            "Same items (benchmark, item, epoch) on both sides, test-split items only (training phases \
+             of train-then-test arms are never paired); pairs where either side was not scored \
              are excluded and counted. Δ = accuracy(A) − accuracy(B) in points, paired bootstrap 95% \
              interval; p = exact McNemar (two-sided binomial on discordant pairs)."
                 .to_string(),
@@ -201,7 +202,24 @@ fn paired_table(title: &str, rows: &[PairedRow]) -> Table {
     }
 }
 
-fn cost_table(rows: &[CostRow]) -> Table {
+fn cost_table(rows: &[CostRow], training: bool) -> Table {
+    let mut t = cost_table_scored(rows);
+    if training {
+        t.note = Some(
+            "Figures count the scored split. A train-then-test arm's training phase costs apart \
+             (training $); the last column is what the arm cost in all."
+                .to_string(),
+        );
+        t.headers.extend(["training $", "cost incl. training $"]);
+        for (cells, r) in t.rows.iter_mut().zip(rows) {
+            cells.push(format!("{:.4}", r.training_cost_usd));
+            cells.push(format!("{:.4}", r.cost_with_training_usd));
+        }
+    }
+    t
+}
+
+fn cost_table_scored(rows: &[CostRow]) -> Table {
     Table {
         title: "Cost, tokens, steps and time".to_string(),
         note: None,
@@ -335,6 +353,40 @@ fn failure_table(rows: &[FailureRow]) -> Table {
     }
 }
 
+fn training_table(rows: &[TrainingPhase]) -> Table {
+    Table {
+        title: "Training phases (train-then-test arms, not in the tables above)".to_string(),
+        note: Some(
+            "These tasks filled each arm's library before it was frozen; their verdicts are not the \
+             arm's result. The arm is reported on its test split everywhere else."
+                .to_string(),
+        ),
+        headers: vec![
+            "benchmark", "backbone", "arm", "training tasks", "scored", "correct", "accuracy",
+            "cost $", "tokens", "actions created", "library when frozen",
+        ],
+        rows: rows
+            .iter()
+            .map(|t| {
+                vec![
+                    t.accuracy.benchmark.clone(),
+                    t.accuracy.backbone.clone(),
+                    t.accuracy.arm.clone(),
+                    t.accuracy.tasks.to_string(),
+                    t.accuracy.scored.to_string(),
+                    t.accuracy.correct.to_string(),
+                    pct(t.accuracy.accuracy),
+                    format!("{:.4}", t.cost.cost_usd),
+                    (t.cost.prompt_tokens + t.cost.completion_tokens).to_string(),
+                    t.actions_created.to_string(),
+                    t.frozen_library
+                        .map_or_else(|| "—".to_string(), |n| n.to_string()),
+                ]
+            })
+            .collect(),
+    }
+}
+
 fn report_tables(report: &Report) -> Vec<Table> {
     let mut tables = vec![accuracy_table("Accuracy", &report.accuracy, None)];
     if !report.accuracy_by_level.is_empty() {
@@ -352,10 +404,13 @@ fn report_tables(report: &Report) -> Vec<Table> {
         ));
     }
     tables.push(paired_table("Paired comparisons", &report.paired));
-    tables.push(cost_table(&report.cost));
+    tables.push(cost_table(&report.cost, !report.training.is_empty()));
     tables.push(reuse_table(report));
     tables.push(actions_table(report));
     tables.push(failure_table(&report.failures));
+    if !report.training.is_empty() {
+        tables.push(training_table(&report.training));
+    }
     tables
 }
 
@@ -403,6 +458,16 @@ fn header_lines(h: &Header) -> Vec<(&'static str, String)> {
         ("models", pairs_text(&h.models)),
         ("sandboxes", pairs_text(&h.sandboxes)),
     ];
+    if h.scopes.iter().any(|s| s.accumulation == "train-then-test") {
+        lines.push((
+            "scored splits",
+            h.scopes
+                .iter()
+                .map(ArmScope::describe)
+                .collect::<Vec<_>>()
+                .join("; "),
+        ));
+    }
     if let Some(p) = &h.partial {
         let mut text = p.summary();
         if p.unfinished_rows > 0 {

@@ -58,7 +58,7 @@ impl State {
                     started_ms: now,
                 };
                 let plan = t.plan.clone();
-                if let Some(g) = s.groups.get_mut(&(plan.bench, plan.backbone, plan.arm)) {
+                if let Some(g) = s.groups.get_mut(&group_key(&plan)) {
                     g.running += 1;
                 }
                 self.leases.insert(lease_id.clone(), (si as u32, ti as u32));
@@ -125,7 +125,7 @@ impl State {
     /// One running task of this group and backbone is no longer running.
     pub(super) fn release_running(&mut self, si: usize, plan: &PlannedTask) {
         let s = &mut self.sweeps[si];
-        if let Some(g) = s.groups.get_mut(&(plan.bench, plan.backbone, plan.arm)) {
+        if let Some(g) = s.groups.get_mut(&group_key(plan)) {
             g.running = g.running.saturating_sub(1);
         }
         let backbone = &s.sweep.config.backbones[plan.backbone as usize].name;

@@ -439,8 +439,8 @@ struct SweepState {
     datasets: Vec<Arc<herd_datasets::Dataset>>,
     tasks: Vec<TaskEntry>,
     queues: Vec<Queue>,
-    /// (bench, backbone, arm) → group.
-    groups: HashMap<(u16, u16, u16), Group>,
+    /// (bench, backbone, arm, phase) → group.
+    groups: HashMap<GroupKey, Group>,
     results: Vec<ResultRecord>,
     attempts: Vec<AttemptRecord>,
     events: broadcast::Sender<SweepEvent>,
@@ -779,14 +779,19 @@ impl State {
         keys.sort();
         for k in keys {
             let g = &s.groups[&k];
+            let training = k.3 == Phase::Train;
             st.total += g.total;
             st.done += g.done;
             st.running += g.running;
             st.failed += g.failed;
-            st.scored += g.scored;
-            st.correct += g.correct;
+            // The headline accuracy counts scored splits; training phases are shown apart.
+            if !training {
+                st.scored += g.scored;
+                st.correct += g.correct;
+            }
             st.cost_usd += g.cost;
             st.groups.push(GroupStatus {
+                training,
                 benchmark: s.sweep.config.benchmarks[k.0 as usize].display_name(),
                 backbone: s.sweep.config.backbones[k.1 as usize].name.clone(),
                 arm: s.sweep.config.arms[k.2 as usize].name.clone(),
@@ -832,6 +837,14 @@ fn queue_of<'a>(queues: &'a mut [Queue], p: &PlannedTask) -> Option<&'a mut Queu
     queues
         .iter_mut()
         .find(|q| q.backbone == p.backbone && q.arm == p.arm && q.phase == p.phase)
+}
+
+/// A progress group: (benchmark, backbone, arm, phase). A train-then-test arm's training
+/// phase is its own group, so status lines never mix it into the arm's result.
+pub(crate) type GroupKey = (u16, u16, u16, Phase);
+
+pub(crate) fn group_key(plan: &PlannedTask) -> GroupKey {
+    (plan.bench, plan.backbone, plan.arm, plan.phase)
 }
 
 /// The action-store namespace of (sweep, arm, backbone).

@@ -14,15 +14,13 @@ impl State {
         let si = self.sweeps.len();
         let mut queues: Vec<Queue> = Vec::new();
         let mut qindex: HashMap<(u16, u16, Phase), usize> = HashMap::new();
-        let mut groups: HashMap<(u16, u16, u16), Group> = HashMap::new();
+        let mut groups: HashMap<GroupKey, Group> = HashMap::new();
         let mut train_open: HashMap<(u16, u16), u64> = HashMap::new();
         let done: std::collections::HashSet<&str> =
             results.iter().map(|r| r.task_key.as_str()).collect();
         let mut tasks = Vec::with_capacity(exp.tasks.len());
         for (ti, plan) in exp.tasks.into_iter().enumerate() {
-            let g = groups
-                .entry((plan.bench, plan.backbone, plan.arm))
-                .or_default();
+            let g = groups.entry(group_key(&plan)).or_default();
             g.total += 1;
             let is_done = done.contains(plan.key.as_str());
             if !is_done {
@@ -58,7 +56,7 @@ impl State {
         for r in &results {
             if let Some(&(_, ti)) = self.task_index.get(&r.task_key) {
                 let p = &tasks[ti as usize].plan;
-                let g = groups.entry((p.bench, p.backbone, p.arm)).or_default();
+                let g = groups.entry(group_key(p)).or_default();
                 count_result(g, r);
             }
         }
@@ -109,10 +107,7 @@ impl State {
         let backbone = s.sweep.config.backbones[t.plan.backbone as usize]
             .name
             .clone();
-        if let Some(g) = s
-            .groups
-            .get_mut(&(t.plan.bench, t.plan.backbone, t.plan.arm))
-        {
+        if let Some(g) = s.groups.get_mut(&group_key(&t.plan)) {
             g.running += 1;
         }
         *self.running_per_backbone.entry(backbone).or_default() += 1;

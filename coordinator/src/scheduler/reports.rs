@@ -195,10 +195,7 @@ impl State {
             finished_ms: now,
         });
         s.tasks[ti].state = TState::Done;
-        let g = s
-            .groups
-            .entry((plan.bench, plan.backbone, plan.arm))
-            .or_default();
+        let g = s.groups.entry(group_key(&plan)).or_default();
         count_result(g, &rec);
         s.finished_this_run += 1;
         if plan.phase == Phase::Train
