@@ -23,6 +23,7 @@ fi
 # A missing Qdrant binary is not fatal for the main job (it uses the embedded store); the
 # script says how to get it, and the tests that need it fail naming the same fix.
 "$here/setup-qdrant.sh" || echo "setup: continuing without the Qdrant server (see above)" >&2
+"$here/setup-compose.sh"
 "$here/fetch-models.sh"
 "$here/fetch-embedder.sh"
 "$here/setup-sandbox.sh"

@@ -8,6 +8,9 @@ export HERD_CACHE_DIR="${HERD_CACHE_DIR:-$HOME/.cache/herd}"
 export CARGO_TERM_COLOR=never
 
 scripts/setup.sh
+# The deployments: the kustomize base renders and validates; compose and k8s agree.
+scripts/check-k8s.sh
+python3 scripts/check-deploy-parity.py
 cargo build --workspace --all-targets --locked
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast --test-threads 2
