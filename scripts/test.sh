@@ -12,8 +12,9 @@ scripts/setup.sh
 scripts/check-k8s.sh
 python3 scripts/check-deploy-parity.py
 cargo build --workspace --all-targets --locked
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-fail-fast --test-threads 2
-else
-  cargo test --workspace --locked --no-fail-fast -- --test-threads 2
-fi
+cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest
+cargo nextest run --workspace --locked --no-fail-fast --test-threads 2
+# The Docker isolation suite again under gVisor (scripts/setup-runsc.sh registers it).
+scripts/setup-runsc.sh
+HERD_TEST_SANDBOX_RUNTIME=runsc cargo nextest run --workspace --locked --no-fail-fast \
+  --test-threads 2 -E 'package(herd-sandbox) & binary(docker)'

@@ -52,6 +52,9 @@ pub enum BenchCmd {
         iterations: usize,
         #[arg(long, default_value_t = 8)]
         burst: usize,
+        /// Also measure this Docker runtime (e.g. `runsc`), beside the engine's default.
+        #[arg(long)]
+        runtime: Option<String>,
     },
     /// Agent loop overhead and 1,000 concurrent tasks against a slow fake model.
     Agent,
@@ -98,8 +101,24 @@ pub async fn bench(cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Datasets { shared } => {
             tokio::task::spawn_blocking(move || herd_datasets::bench_datasets(&shared)).await??
         }
-        BenchCmd::Sandbox { iterations, burst } => {
-            herd_sandbox::bench_sandbox(&Default::default(), iterations, burst).await?
+        BenchCmd::Sandbox {
+            iterations,
+            burst,
+            runtime,
+        } => {
+            let mut out = String::from("## runtime: the engine's default (runc)\n\n");
+            out.push_str(
+                &herd_sandbox::bench_sandbox(&Default::default(), iterations, burst).await?,
+            );
+            if let Some(rt) = runtime {
+                let cfg = herd_core::config::SandboxConfig {
+                    runtime: Some(rt.clone()),
+                    ..Default::default()
+                };
+                out.push_str(&format!("\n## runtime: {rt} (same run)\n\n"));
+                out.push_str(&herd_sandbox::bench_sandbox(&cfg, iterations, burst).await?);
+            }
+            out
         }
         BenchCmd::Agent => herd_worker::agent::bench::bench_agent(&Default::default()).await?,
         BenchCmd::Retrieval {

@@ -439,6 +439,10 @@ pub struct SandboxConfig {
     /// Container start-ups per second allowed to the daemon, per worker.
     #[serde(default = "default_starts")]
     pub max_starts_per_second: f64,
+    /// The OCI runtime Docker runs sandboxes with, e.g. `runsc` (gVisor, registered by
+    /// `scripts/setup-runsc.sh`) for a second wall; default: the engine's (runc).
+    #[serde(default)]
+    pub runtime: Option<String>,
 }
 
 fn default_pool() -> u32 {
@@ -467,6 +471,7 @@ impl Default for SandboxConfig {
             cpus: default_cpus(),
             pids_limit: default_pids(),
             max_starts_per_second: default_starts(),
+            runtime: None,
         }
     }
 }
@@ -877,6 +882,18 @@ impl SweepConfig {
                 "make `lease_secs` at least three times `heartbeat_secs`",
             ));
         }
+        if let Some(rt) = &self.sandbox.runtime
+            && (rt.is_empty()
+                || !rt
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(bad(
+                "sandbox.runtime",
+                &format!("`{rt}` is not the name of a Docker runtime"),
+                "name a runtime registered with Docker, e.g. `runtime = \"runsc\"` (scripts/setup-runsc.sh registers it), or remove the key",
+            ));
+        }
         if let Some(url) = &self.stores.qdrant_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -1105,6 +1122,11 @@ name = "base"
                 "[stores.embedder]\nkind = \"bert\"",
                 "stores.embedder.kind",
                 "not a known embedder",
+            ),
+            (
+                "[sandbox]\nruntime = \"run sc\"",
+                "sandbox.runtime",
+                "not the name of a Docker runtime",
             ),
             (
                 "[stores]\nqdrant_url = \"qdrant:6334\"",

@@ -224,6 +224,7 @@ fn container_body(
             auto_remove: Some(false),
             // docker-init as PID 1 reaps orphans (e.g. after a fork bomb) and forwards signals.
             init: Some(true),
+            runtime: cfg.runtime.clone(),
             ..Default::default()
         }),
         ..Default::default()

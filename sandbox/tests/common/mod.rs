@@ -68,7 +68,16 @@ pub fn docker_config(pool_size: u32) -> SandboxConfig {
         cpus: 1.0,
         pids_limit: 64,
         max_starts_per_second: 20.0,
+        runtime: test_runtime(),
     }
+}
+
+/// The runtime the Docker suite runs under: `HERD_TEST_SANDBOX_RUNTIME` (scripts/test.sh
+/// runs the suite again with `runsc` when it is registered), else the engine's default.
+pub fn test_runtime() -> Option<String> {
+    std::env::var("HERD_TEST_SANDBOX_RUNTIME")
+        .ok()
+        .filter(|r| !r.is_empty())
 }
 
 static IMAGE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
