@@ -122,5 +122,23 @@ fn main() -> std::process::ExitCode {
 
 /// The shared token, from `HERD_TOKEN`.
 pub fn token_from_env() -> Option<String> {
-    std::env::var("HERD_TOKEN").ok().filter(|t| !t.is_empty())
+    clean_token(std::env::var("HERD_TOKEN").ok())
+}
+
+/// A token as written (often read from a secret file with a trailing newline): surrounding
+/// whitespace dropped, empty meaning none.
+fn clean_token(raw: Option<String>) -> Option<String> {
+    raw.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean_token;
+
+    #[test]
+    fn a_token_from_a_secret_file_loses_its_newline() {
+        assert_eq!(clean_token(Some("s3cret\n".into())), Some("s3cret".into()));
+        assert_eq!(clean_token(Some(" \n".into())), None);
+        assert_eq!(clean_token(None), None);
+    }
 }
