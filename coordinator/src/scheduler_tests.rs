@@ -242,6 +242,47 @@ async fn an_expired_lease_puts_the_task_back_and_a_late_report_still_counts_once
 }
 
 #[tokio::test]
+async fn a_task_recorded_by_a_late_report_while_queued_is_never_leased_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = start(dir.path(), 300, None).await;
+    let id = submit(&s, dir.path(), sweep_toml("", ONE_ARM, "limit = 2")).await;
+    let first = s.lease("w1", 1, Duration::ZERO).await.unwrap().remove(0);
+    // No heartbeat: the lease expires and the task goes back to its queue, unleased (as after
+    // a coordinator restart that outlived the lease).
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (d, _, _) = s
+        .report(report(
+            "w1",
+            &first.lease_id,
+            &first.spec.key,
+            1,
+            outcome(EndReason::Submitted, Some("a")),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(d, Disposition::Recorded, "the late report is the result");
+    // The recorded task is still in the queue; it must not be handed out again.
+    let grants = s.lease("w2", 10, Duration::ZERO).await.unwrap();
+    let keys: Vec<&str> = grants.iter().map(|g| g.spec.key.as_str()).collect();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_ne!(keys[0], first.spec.key, "a recorded task was leased again");
+    let st = s.status(&id).await.unwrap();
+    assert_eq!((st.done, st.total, st.state.as_str()), (1, 2, "running"));
+    let g = &grants[0];
+    s.report(report(
+        "w2",
+        &g.lease_id,
+        &g.spec.key,
+        1,
+        outcome(EndReason::Submitted, Some("b")),
+    ))
+    .await
+    .unwrap();
+    let st = s.status(&id).await.unwrap();
+    assert_eq!((st.done, st.total, st.state.as_str()), (2, 2, "done"));
+}
+
+#[tokio::test]
 async fn heartbeats_keep_a_lease_alive() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _) = start(dir.path(), 400, None).await;

@@ -621,11 +621,9 @@ max_attempts = 3
                 assert!(recorded[0].attempt <= r.attempts, "{}", r.task_key);
             }
         }
-        // attempts.parquet is written when the last result lands, before that result's own
-        // `recorded` attempt is added (coordinator/src/scheduler/reports.rs: `finish` starts
-        // the export, then `report_inner` pushes the attempt), and never again: it holds the
-        // stored attempts before that one, not it nor any later (late) attempt. Asserted as
-        // it is, accepting the fixed behaviour too, so a fix shows up as a passing test.
+        // attempts.parquet is written when the last result lands, with that result's own
+        // recording attempt (it is stored before the result); attempts that arrive later
+        // (late duplicates) are in the state store only.
         let last = results.iter().max_by_key(|r| r.finished_seq).unwrap();
         let idx = attempts
             .iter()
@@ -648,9 +646,10 @@ max_attempts = 3
         };
         let all: Vec<&AttemptRecord> = attempts.iter().collect();
         let got = keys(&parquet_attempts.iter().collect::<Vec<_>>());
-        assert!(
-            got == keys(&all[..idx]) || got == keys(&all[..=idx]),
-            "attempts.parquet {got:?} vs the store {attempts:?}"
+        assert_eq!(
+            got,
+            keys(&all[..=idx]),
+            "attempts.parquet vs the store {attempts:?}"
         );
         (results, attempts)
     }
@@ -897,11 +896,7 @@ fn wait_first_result(c: &Cluster, sweep: &str) -> u64 {
 /// container, same Redis, same data volume, same address) takes over. Leases are longer than
 /// the outage, as in a deployment (30 s by default): the workers' reports, retried meanwhile,
 /// land on the new coordinator under the leases it recovered, so no attempt is lost.
-/// (With leases shorter than the outage, `--lease-secs 3` here, the new coordinator expires
-/// the recovered leases at once and puts their tasks back in the queue; a worker's retried
-/// report then records the task (`recorded-late`) but leaves it in the queue, it is leased
-/// and recorded again, and the sweep is declared done with one task twice and another
-/// missing: a herd bug, reported with issue #13 part 3.)
+/// With leases shorter than the outage, see the next test.
 #[test]
 fn the_coordinator_container_killed_and_replaced_on_the_same_redis_completes_the_sweep() {
     let c = Cluster::start("coord", "1,2", 30);
@@ -932,6 +927,26 @@ fn the_coordinator_container_killed_and_replaced_on_the_same_redis_completes_the
             "{attempts:?}"
         );
     }
+    c.assert_no_sandbox_left(&id, Duration::from_secs(60));
+}
+
+/// The same with leases shorter than the outage (3 s): the new coordinator expires the
+/// recovered leases at once and queues their tasks again; a worker's retried report then
+/// records a task while it waits in its queue (`recorded-late`). That task must not be leased
+/// and recorded a second time (it was, before the fix: one task twice, another missing, and
+/// the sweep declared done early).
+#[test]
+fn the_coordinator_replaced_after_its_leases_expired_still_records_each_task_once() {
+    let c = Cluster::start("coord-short", "1,2", 3);
+    c.start_worker("wa", 0);
+    c.start_worker("wb", 1);
+    let id = c.submit("coordinator-killed-short-leases");
+    wait_first_result(&c, &id);
+    docker_ok(&["kill", "-s", "KILL", &c.container("coordinator")]);
+    std::thread::sleep(Duration::from_secs(5));
+    c.start_coordinator("coordinator-2");
+    let st = c.wait_done(&id, Duration::from_secs(180));
+    c.check_sweep(&st);
     c.assert_no_sandbox_left(&id, Duration::from_secs(60));
 }
 

@@ -45,6 +45,12 @@ impl State {
                 idle_rounds = 0;
                 let backbone_name = backbone.name.clone();
                 let ti = s.queues[qi].ready.pop_front().expect("non-empty") as usize;
+                // A late report can record a task while it waits in its queue (its lease
+                // expired, e.g. across a coordinator restart): it stays queued until popped
+                // here, and must never be leased again.
+                if s.tasks[ti].state != TState::Queued {
+                    continue;
+                }
                 self.next_lease += 1;
                 let lease_id = format!("{:x}-{:x}", now, self.next_lease);
                 let t = &mut s.tasks[ti];

@@ -153,15 +153,16 @@ impl State {
             EndReason::Error => Status::Failed,
             EndReason::Cancelled => Status::Cancelled,
         };
-        self.finish(si, ti, &r, status, now);
-        let s = &mut self.sweeps[si];
+        // The attempt goes in before the result: finishing the last task exports the sweep's
+        // outputs, which must hold this attempt too.
         attempt.disposition = if holds {
             "recorded".into()
         } else {
             "recorded-late".into()
         };
-        s.attempts.push(attempt.clone());
+        self.sweeps[si].attempts.push(attempt.clone());
         self.pending.push(Mutation::PutAttempt(Box::new(attempt)));
+        self.finish(si, ti, &r, status, now);
         Ok((Disposition::Recorded, "recorded".into()))
     }
 
