@@ -231,6 +231,38 @@ impl FakeModel {
     }
 }
 
+/// The `[[backbones]]` entry of the scripted model at `model_url` (no cache, one retry).
+pub fn fake_backbone(model_url: &str) -> String {
+    format!(
+        r#"[[backbones]]
+name = "fake"
+provider = "openai"
+model = "fake-model"
+base_url = "{model_url}"
+temperature = 0.0
+cache = "off"
+max_retries = 1
+request_timeout_secs = 30
+"#
+    )
+}
+
+/// `herd run SWEEP --out OUT --workers N --no-progress` to completion: (success, stdout, stderr).
+pub fn herd_run(sweep: &Path, out: &Path, workers: u32) -> (bool, String, String) {
+    herd(
+        &[
+            "run",
+            sweep.to_str().expect("utf-8 path"),
+            "--out",
+            out.to_str().expect("utf-8 path"),
+            "--workers",
+            &workers.to_string(),
+            "--no-progress",
+        ],
+        &[],
+    )
+}
+
 /// A sweep file using herd-mini, the fake model and the local-process sandbox.
 pub fn write_sweep(dir: &Path, name: &str, model_url: &str, limit: usize, extra: &str) -> PathBuf {
     let text = format!(
@@ -242,16 +274,7 @@ kind = "herd-mini"
 source = "builtin"
 limit = {limit}
 
-[[backbones]]
-name = "fake"
-provider = "openai"
-model = "fake-model"
-base_url = "{model_url}"
-temperature = 0.0
-cache = "off"
-max_retries = 1
-request_timeout_secs = 30
-
+{backbone}
 [[arms]]
 name = "base"
 accumulation = "off"
@@ -267,7 +290,8 @@ cell_timeout_secs = 20
 wall_time_secs = 120
 max_attempts = 3
 {extra}
-"#
+"#,
+        backbone = fake_backbone(model_url)
     );
     let p = dir.join(format!("{name}.toml"));
     std::fs::write(&p, text).expect("write sweep");

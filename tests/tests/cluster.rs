@@ -263,18 +263,7 @@ fn herd_run_end_to_end_then_resume_redoes_nothing() {
     let model = FakeModel::start(Duration::from_millis(50), "7");
     let sweep = write_sweep(d, "local-run", &model.url, 5, "");
     let out = d.join("out");
-    let (ok, stdout, stderr) = herd(
-        &[
-            "run",
-            sweep.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--workers",
-            "2",
-            "--no-progress",
-        ],
-        &[],
-    );
+    let (ok, stdout, stderr) = herd_run(&sweep, &out, 2);
     assert!(ok, "herd run failed: {stderr}");
     assert!(stdout.contains("5/5"), "summary shows all tasks: {stdout}");
     let (results, _) = herd_report::read_result_records(&out).expect("results");

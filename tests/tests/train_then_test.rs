@@ -28,16 +28,7 @@ ids = ["mini-arith-01", "mini-arith-02", "mini-arith-03", "mini-arith-04"]
 [benchmarks.train]
 ids = ["mini-arith-05", "mini-arith-06", "mini-arith-07"]
 
-[[backbones]]
-name = "fake"
-provider = "openai"
-model = "fake-model"
-base_url = "{model_url}"
-temperature = 0.0
-cache = "off"
-max_retries = 1
-request_timeout_secs = 30
-
+{}
 [backbones.price]
 prompt_per_mtok = 1000.0
 completion_per_mtok = 5000.0
@@ -52,6 +43,7 @@ cell_timeout_secs = 20
 wall_time_secs = 120
 max_attempts = 3
 "#,
+        fake_backbone(model_url),
         arm("off", "off"),
         arm("online", "online"),
         arm("ttt", "train-then-test"),
@@ -86,18 +78,7 @@ fn a_train_then_test_arm_is_reported_on_its_test_split_with_training_apart() {
     );
     let sweep = sweep(d, &model.url);
     let out = d.join("out");
-    let (ok, stdout, stderr) = herd(
-        &[
-            "run",
-            sweep.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--workers",
-            "2",
-            "--no-progress",
-        ],
-        &[],
-    );
+    let (ok, stdout, stderr) = herd_run(&sweep, &out, 2);
     assert!(ok, "herd run failed: {stderr}");
 
     // 4 test tasks × 3 arms + 3 training tasks, one result each.
