@@ -8,6 +8,7 @@ pub mod charts;
 pub mod error;
 pub mod gaia;
 pub mod model;
+pub(crate) mod phases;
 pub mod queries;
 pub mod render;
 pub mod stats;

@@ -1,6 +1,6 @@
 //! Polars lazy queries that turn a results table into the report's sections. Non-scored tasks
-//! keep their own counts; the one split made is train-then-test training phases, which go to
-//! their own section instead of the arm-level tables (see [`is_training`]).
+//! keep their own counts; train-then-test training phases go to their own section instead of
+//! the arm-level tables (see [`crate::phases`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -9,6 +9,7 @@ use polars::prelude::*;
 
 use crate::error::{PolarsContext, ReportError, Result};
 use crate::model::*;
+use crate::phases::{self, is_training};
 use crate::stats::PairCounts;
 use crate::store::{self, Cols};
 
@@ -112,7 +113,7 @@ fn report_from_lazy(
 ) -> Result<Report> {
     let all = with_graded(lf);
     let mut header = header(&all, attempts, opts)?;
-    header.scopes = scopes(&all)?;
+    header.scopes = phases::scopes(&all)?;
     // Every arm-level table counts the scored split only; training phases go apart.
     let lf = all.clone().filter(is_training().not());
     let train = all.filter(is_training());
@@ -121,17 +122,9 @@ fn report_from_lazy(
     let accuracy_by_subject = accuracy_table(&lf, Some("subject"))?;
     let mut paired = paired_within(&lf, PairKind::Arms, opts)?;
     paired.extend(paired_within(&lf, PairKind::Backbones, opts)?);
-    let training = training(&train, &header.scopes)?;
+    let training = phases::training(&train, &header.scopes)?;
     let mut cost = cost(&lf)?;
-    for c in &mut cost {
-        if let Some(t) = training.iter().find(|t| {
-            (&t.cost.benchmark, &t.cost.backbone, &t.cost.arm)
-                == (&c.benchmark, &c.backbone, &c.arm)
-        }) {
-            c.training_cost_usd = t.cost.cost_usd;
-            c.cost_with_training_usd = c.cost_usd + c.training_cost_usd;
-        }
-    }
+    phases::add_training_cost(&mut cost, &training);
     let library_growth = growth(&lf, opts.growth_points)?;
     let reuse = reuse(&lf)?;
     let (top_actions, malformed_actions_called) = top_actions(&lf, opts.top_actions)?;
@@ -152,119 +145,6 @@ fn report_from_lazy(
     })
 }
 
-/// Rows of a train-then-test arm's training phase (tasks of its `train` split). They fill the
-/// arm's library; they are not its result, so every arm-level table leaves them out.
-pub(crate) fn is_training() -> Expr {
-    col("accumulation")
-        .eq(lit("train-then-test"))
-        .and(col("split").eq(lit("train")))
-}
-
-/// What each benchmark × backbone × arm's headline numbers count (from all rows).
-fn scopes(all: &LazyFrame) -> Result<Vec<ArmScope>> {
-    let names = [
-        "benchmark",
-        "backbone",
-        "arm",
-        "accumulation",
-        "phase",
-        "split",
-    ];
-    let q = all
-        .clone()
-        .with_column(
-            when(is_training())
-                .then(lit("train"))
-                .otherwise(lit("test"))
-                .alias("phase"),
-        )
-        .group_by(keys(&names))
-        .agg([
-            len().cast(DataType::UInt64).alias("n"),
-            col("library_size")
-                .max()
-                .cast(DataType::UInt64)
-                .fill_null(lit(0u64))
-                .alias("library"),
-        ]);
-    let df = collect(sort_by(q, &names), "arm scopes")?;
-    let c = Cols(&df);
-    let (benchmark, backbone, arm) = (c.strs("benchmark")?, c.strs("backbone")?, c.strs("arm")?);
-    let (acc, phase, split) = (c.strs("accumulation")?, c.strs("phase")?, c.strs("split")?);
-    let (n, library) = (c.u64s("n")?, c.u64s("library")?);
-    let mut out: Vec<ArmScope> = Vec::new();
-    for i in 0..df.height() {
-        let key = (&benchmark[i], &backbone[i], &arm[i]);
-        let pos = match out
-            .iter()
-            .position(|s| (&s.benchmark, &s.backbone, &s.arm) == key)
-        {
-            Some(p) => p,
-            None => {
-                out.push(ArmScope {
-                    benchmark: benchmark[i].clone(),
-                    backbone: backbone[i].clone(),
-                    arm: arm[i].clone(),
-                    accumulation: acc[i].clone(),
-                    ..Default::default()
-                });
-                out.len() - 1
-            }
-        };
-        let s = &mut out[pos];
-        if phase[i] == "train" {
-            s.training_tasks += n[i];
-        } else {
-            s.test_tasks += n[i];
-            if !s.scored_splits.contains(&split[i]) {
-                s.scored_splits.push(split[i].clone());
-            }
-            if s.accumulation == "train-then-test" {
-                // Test tasks see the frozen library (read-only), so its size is their max.
-                s.frozen_library = Some(s.frozen_library.unwrap_or(0).max(library[i]));
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The training phases of train-then-test arms: verdicts, cost and actions created.
-fn training(train: &LazyFrame, scopes: &[ArmScope]) -> Result<Vec<TrainingPhase>> {
-    let accuracy = accuracy_table(train, None)?;
-    let cost = cost(train)?;
-    let q = train
-        .clone()
-        .group_by(keys(&["benchmark", "backbone", "arm"]))
-        .agg([sum_u64("actions_created")]);
-    let df = collect(
-        sort_by(q, &["benchmark", "backbone", "arm"]),
-        "training actions",
-    )?;
-    let c = Cols(&df);
-    let (benchmark, backbone, arm) = (c.strs("benchmark")?, c.strs("backbone")?, c.strs("arm")?);
-    let created = c.u64s("actions_created")?;
-    Ok(accuracy
-        .into_iter()
-        .zip(cost)
-        .map(|(accuracy, cost)| {
-            let key = (&accuracy.benchmark, &accuracy.backbone, &accuracy.arm);
-            let actions_created = (0..df.height())
-                .find(|&i| (&benchmark[i], &backbone[i], &arm[i]) == key)
-                .map_or(0, |i| created[i]);
-            let frozen_library = scopes
-                .iter()
-                .find(|s| (&s.benchmark, &s.backbone, &s.arm) == key)
-                .and_then(|s| s.frozen_library);
-            TrainingPhase {
-                accuracy,
-                cost,
-                actions_created,
-                frozen_library,
-            }
-        })
-        .collect())
-}
-
 /// Adds `graded`: the correctness of scored tasks, null for every other status (so a
 /// failed task can never count as a wrong answer).
 pub(crate) fn with_graded(lf: LazyFrame) -> LazyFrame {
@@ -280,7 +160,7 @@ fn count_if(e: Expr) -> Expr {
     e.cast(DataType::UInt64).sum()
 }
 
-fn sum_u64(name: &str) -> Expr {
+pub(crate) fn sum_u64(name: &str) -> Expr {
     col(name).cast(DataType::UInt64).sum().alias(name)
 }
 
@@ -288,15 +168,15 @@ fn status_is(s: &str) -> Expr {
     col("status").eq(lit(s))
 }
 
-fn collect(lf: LazyFrame, what: &str) -> Result<DataFrame> {
+pub(crate) fn collect(lf: LazyFrame, what: &str) -> Result<DataFrame> {
     lf.collect().ctx(format!("computing {what}"))
 }
 
-fn keys(names: &[&str]) -> Vec<Expr> {
+pub(crate) fn keys(names: &[&str]) -> Vec<Expr> {
     names.iter().map(|n| col(*n)).collect()
 }
 
-fn sort_by(lf: LazyFrame, names: &[&str]) -> LazyFrame {
+pub(crate) fn sort_by(lf: LazyFrame, names: &[&str]) -> LazyFrame {
     lf.sort(
         names
             .iter()
@@ -373,7 +253,7 @@ fn header(lf: &LazyFrame, attempts: Option<&DataFrame>, opts: &ReportOptions) ->
     })
 }
 
-fn accuracy_table(lf: &LazyFrame, dim: Option<&str>) -> Result<Vec<AccuracyRow>> {
+pub(crate) fn accuracy_table(lf: &LazyFrame, dim: Option<&str>) -> Result<Vec<AccuracyRow>> {
     let mut group = keys(&["benchmark", "backbone", "arm"]);
     let mut sort_keys = vec!["benchmark", "backbone", "arm"];
     if let Some(d) = dim {
@@ -531,7 +411,7 @@ fn paired_within(lf: &LazyFrame, kind: PairKind, opts: &ReportOptions) -> Result
         .collect())
 }
 
-fn cost(lf: &LazyFrame) -> Result<Vec<CostRow>> {
+pub(crate) fn cost(lf: &LazyFrame) -> Result<Vec<CostRow>> {
     let q = lf
         .clone()
         .group_by(keys(&["benchmark", "backbone", "arm"]))

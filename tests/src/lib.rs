@@ -263,36 +263,56 @@ pub fn herd_run(sweep: &Path, out: &Path, workers: u32) -> (bool, String, String
     )
 }
 
-/// A sweep file using herd-mini, the fake model and the local-process sandbox.
-pub fn write_sweep(dir: &Path, name: &str, model_url: &str, limit: usize, extra: &str) -> PathBuf {
-    let text = format!(
+/// A sweep config: `benchmark` (the `[[benchmarks]]` body after `kind`/`source`, e.g.
+/// `limit = 3`), a backbone entry, arm entries and the sandbox kind, with the tests' limits.
+pub fn sweep_text(
+    name: &str,
+    benchmark: &str,
+    backbone: &str,
+    arms: &str,
+    sandbox: &str,
+) -> String {
+    format!(
         r#"name = "{name}"
 seed = 3
 
 [[benchmarks]]
 kind = "herd-mini"
 source = "builtin"
-limit = {limit}
+{benchmark}
 
 {backbone}
-[[arms]]
-name = "base"
-accumulation = "off"
-user_actions = false
-max_steps = 3
-
+{arms}
 [sandbox]
-kind = "local"
+kind = "{sandbox}"
 pool_size = 0
 
 [limits]
 cell_timeout_secs = 20
 wall_time_secs = 120
 max_attempts = 3
-{extra}
-"#,
-        backbone = fake_backbone(model_url)
+"#
+    )
+}
+
+/// One arm with user actions off and 3 steps.
+pub fn arm_text(name: &str, accumulation: &str) -> String {
+    format!(
+        "[[arms]]\nname = \"{name}\"\naccumulation = \"{accumulation}\"\nuser_actions = false\nmax_steps = 3\n"
+    )
+}
+
+/// A sweep file using herd-mini, the fake model and the local-process sandbox.
+pub fn write_sweep(dir: &Path, name: &str, model_url: &str, limit: usize, extra: &str) -> PathBuf {
+    let mut text = sweep_text(
+        name,
+        &format!("limit = {limit}"),
+        &fake_backbone(model_url),
+        &arm_text("base", "off"),
+        "local",
     );
+    text.push_str(extra);
+    text.push('\n');
     let p = dir.join(format!("{name}.toml"));
     std::fs::write(&p, text).expect("write sweep");
     p

@@ -409,40 +409,15 @@ impl Cluster {
     /// Submits a docker-sandbox herd-mini sweep over [`IDS`]; returns its id.
     fn submit(&self, name: &str) -> String {
         let ids = IDS.map(|i| format!("{i:?}")).join(", ");
-        let text = format!(
-            r#"name = "{name}"
-seed = 3
-
-[[benchmarks]]
-kind = "herd-mini"
-source = "builtin"
-ids = [{ids}]
-
-[[backbones]]
-name = "fake"
-provider = "openai"
-model = "fake-model"
-base_url = "http://model:8000/v1"
-temperature = 0.0
-cache = "off"
-max_retries = 2
-request_timeout_secs = 20
-
-[[arms]]
-name = "base"
-accumulation = "off"
-user_actions = false
-max_steps = 3
-
-[sandbox]
-kind = "docker"
-pool_size = 0
-
-[limits]
-cell_timeout_secs = 20
-wall_time_secs = 120
-max_attempts = 3
-"#
+        let backbone = "[[backbones]]\nname = \"fake\"\nprovider = \"openai\"\n\
+             model = \"fake-model\"\nbase_url = \"http://model:8000/v1\"\n\
+             temperature = 0.0\ncache = \"off\"\nmax_retries = 2\nrequest_timeout_secs = 20\n";
+        let text = sweep_text(
+            name,
+            &format!("ids = [{ids}]"),
+            backbone,
+            &arm_text("base", "off"),
+            "docker",
         );
         let p = self.dir.path().join(format!("{name}.toml"));
         std::fs::write(&p, text).unwrap();
@@ -892,6 +867,17 @@ fn wait_first_result(c: &Cluster, sweep: &str) -> u64 {
     done
 }
 
+/// A cluster with leases of `lease_secs`, workers `wa` and `wb`, and the sweep `name`
+/// submitted and past its first result.
+fn two_workers_first_result(tag: &str, lease_secs: u32, name: &str) -> (Cluster, String) {
+    let c = Cluster::start(tag, "1,2", lease_secs);
+    c.start_worker("wa", 0);
+    c.start_worker("wb", 1);
+    let id = c.submit(name);
+    wait_first_result(&c, &id);
+    (c, id)
+}
+
 /// The coordinator's container is SIGKILLed mid-sweep and another one (a new host: new
 /// container, same Redis, same data volume, same address) takes over. Leases are longer than
 /// the outage, as in a deployment (30 s by default): the workers' reports, retried meanwhile,
@@ -899,11 +885,7 @@ fn wait_first_result(c: &Cluster, sweep: &str) -> u64 {
 /// With leases shorter than the outage, see the next test.
 #[test]
 fn the_coordinator_container_killed_and_replaced_on_the_same_redis_completes_the_sweep() {
-    let c = Cluster::start("coord", "1,2", 30);
-    c.start_worker("wa", 0);
-    c.start_worker("wb", 1);
-    let id = c.submit("coordinator-killed");
-    wait_first_result(&c, &id);
+    let (c, id) = two_workers_first_result("coord", 30, "coordinator-killed");
     docker_ok(&["kill", "-s", "KILL", &c.container("coordinator")]);
     std::thread::sleep(Duration::from_secs(2));
     c.start_coordinator("coordinator-2");
@@ -937,11 +919,7 @@ fn the_coordinator_container_killed_and_replaced_on_the_same_redis_completes_the
 /// the sweep declared done early).
 #[test]
 fn the_coordinator_replaced_after_its_leases_expired_still_records_each_task_once() {
-    let c = Cluster::start("coord-short", "1,2", 3);
-    c.start_worker("wa", 0);
-    c.start_worker("wb", 1);
-    let id = c.submit("coordinator-killed-short-leases");
-    wait_first_result(&c, &id);
+    let (c, id) = two_workers_first_result("coord-short", 3, "coordinator-killed-short-leases");
     docker_ok(&["kill", "-s", "KILL", &c.container("coordinator")]);
     std::thread::sleep(Duration::from_secs(5));
     c.start_coordinator("coordinator-2");
@@ -955,11 +933,7 @@ fn the_coordinator_replaced_after_its_leases_expired_still_records_each_task_onc
 /// Every acknowledged report is a result, in the outputs and in Redis after the restart.
 #[test]
 fn redis_restarted_mid_sweep_loses_nothing_acknowledged() {
-    let c = Cluster::start("redis", "1,2", 3);
-    c.start_worker("wa", 0);
-    c.start_worker("wb", 1);
-    let id = c.submit("redis-restarted");
-    wait_first_result(&c, &id);
+    let (c, id) = two_workers_first_result("redis", 3, "redis-restarted");
     docker_ok(&["restart", &c.container("redis")]);
     c.wait_redis();
     let st = c.wait_done(&id, Duration::from_secs(180));

@@ -11,42 +11,23 @@ use herd_tests::*;
 /// mini-arith-01, "37 × 24"). Two calls of 100 + 20 tokens at $1000 / $5000 per million:
 /// $0.2 + $0.2 = $0.40 per task.
 fn sweep(d: &Path, model_url: &str) -> std::path::PathBuf {
-    let arm = |name: &str, acc: &str| {
-        format!(
-            "[[arms]]\nname = \"{name}\"\naccumulation = \"{acc}\"\nuser_actions = false\nmax_steps = 3\n"
-        )
-    };
-    let text = format!(
-        r#"name = "ttt-report"
-seed = 3
-
-[[benchmarks]]
-kind = "herd-mini"
-source = "builtin"
-ids = ["mini-arith-01", "mini-arith-02", "mini-arith-03", "mini-arith-04"]
-
-[benchmarks.train]
-ids = ["mini-arith-05", "mini-arith-06", "mini-arith-07"]
-
-{}
-[backbones.price]
-prompt_per_mtok = 1000.0
-completion_per_mtok = 5000.0
-
-{}{}{}
-[sandbox]
-kind = "local"
-pool_size = 0
-
-[limits]
-cell_timeout_secs = 20
-wall_time_secs = 120
-max_attempts = 3
-"#,
-        fake_backbone(model_url),
-        arm("off", "off"),
-        arm("online", "online"),
-        arm("ttt", "train-then-test"),
+    let backbone = format!(
+        "{}\n[backbones.price]\nprompt_per_mtok = 1000.0\ncompletion_per_mtok = 5000.0\n",
+        fake_backbone(model_url)
+    );
+    let arms = [
+        arm_text("off", "off"),
+        arm_text("online", "online"),
+        arm_text("ttt", "train-then-test"),
+    ]
+    .concat();
+    let text = sweep_text(
+        "ttt-report",
+        "ids = [\"mini-arith-01\", \"mini-arith-02\", \"mini-arith-03\", \"mini-arith-04\"]\n\n\
+         [benchmarks.train]\nids = [\"mini-arith-05\", \"mini-arith-06\", \"mini-arith-07\"]",
+        &backbone,
+        &arms,
+        "local",
     );
     let p = d.join("ttt.toml");
     std::fs::write(&p, text).unwrap();

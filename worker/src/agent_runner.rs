@@ -243,11 +243,12 @@ struct RemoteActions {
 
 impl RemoteActions {
     async fn start(client: ActionClient, spec: &TaskSpec) -> Result<Self, String> {
-        let resp = call_retrying(
+        let resp = call(
             &client,
             LibraryRequest::StartTask {
                 access: spec.actions.clone(),
             },
+            Unavailable::Retry,
         )
         .await?;
         let LibraryResponse::StartTask(start) = resp else {
@@ -264,21 +265,26 @@ impl RemoteActions {
     }
 }
 
-/// One library call; its failure goes back to the agent (a tool error).
-async fn call(client: &ActionClient, req: LibraryRequest) -> Result<LibraryResponse, String> {
-    let body = serde_json::to_value(&req).map_err(|e| e.to_string())?;
-    let v = client.call("library", body).await?;
-    serde_json::from_value(v).map_err(|e| format!("malformed action-store reply: {e}"))
+/// How a library call treats an unavailable store.
+#[derive(Clone, Copy, PartialEq)]
+enum Unavailable {
+    /// Fail at once: the failure goes back to the agent (a tool error).
+    Fail,
+    /// Retry with the patient schedule: for calls that must not be lost and are idempotent
+    /// (starting a task; adding functions, which deduplicates by normalised source).
+    Retry,
 }
 
-/// A library call that must not be lost, retried while the store is unavailable. Starting a
-/// task and adding functions are idempotent (adding deduplicates by normalised source).
-async fn call_retrying(
+async fn call(
     client: &ActionClient,
     req: LibraryRequest,
+    unavailable: Unavailable,
 ) -> Result<LibraryResponse, String> {
     let body = serde_json::to_value(&req).map_err(|e| e.to_string())?;
-    let v = client.call_retrying("library", body).await?;
+    let v = match unavailable {
+        Unavailable::Fail => client.call("library", body).await?,
+        Unavailable::Retry => client.call_retrying("library", body).await?,
+    };
     serde_json::from_value(v).map_err(|e| format!("malformed action-store reply: {e}"))
 }
 
@@ -296,6 +302,7 @@ impl ActionSource for RemoteActions {
                 k,
                 started_seq: self.started_seq,
             },
+            Unavailable::Fail,
         )
         .await?;
         let LibraryResponse::Retrieve { actions } = resp else {
@@ -310,6 +317,7 @@ impl ActionSource for RemoteActions {
                     access: self.access.clone(),
                     names: vec![label],
                 },
+                Unavailable::Fail,
             )
             .await?;
             let LibraryResponse::LoadSource { source, .. } = src else {
@@ -334,13 +342,14 @@ impl ActionSource for RemoteActions {
         // Missing docstrings were already written by the loop (a counted call) when the arm
         // asks for it; the rest are stored without.
         let functions = fns.to_vec();
-        let resp = call_retrying(
+        let resp = call(
             &self.client,
             LibraryRequest::Add {
                 access: self.access.clone(),
                 task: self.origin.clone(),
                 functions,
             },
+            Unavailable::Retry,
         )
         .await?;
         let LibraryResponse::Add(report) = resp else {
