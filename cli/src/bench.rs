@@ -83,6 +83,24 @@ pub enum BenchCmd {
         #[arg(long, env = "HERD_QDRANT_URL")]
         qdrant_url: Option<String>,
     },
+    /// N tasks through `herd run` with real Docker sandboxes against a fixed-latency test
+    /// double model, beside the latency-bound ideal and the engine's container-start floor.
+    E2e {
+        #[arg(long, default_value_t = 200)]
+        tasks: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// The model's latency per reply, milliseconds.
+        #[arg(long, default_value_t = 200)]
+        latency_ms: u64,
+        /// `sandbox.max_starts_per_second` for the run (default: the config default, a
+        /// ceiling over the adaptive rate); e.g. 4 for the fixed rate herd had before.
+        #[arg(long)]
+        max_starts_per_second: Option<f64>,
+        /// Bare containers in flight at once for the floor measurement.
+        #[arg(long, default_value_t = 8)]
+        floor_concurrency: usize,
+    },
     /// The full report from 1 million synthetic results vs a row-by-row loop.
     Report {
         #[arg(long, default_value_t = 1_000_000)]
@@ -121,6 +139,22 @@ pub async fn bench(cmd: BenchCmd) -> anyhow::Result<()> {
             out
         }
         BenchCmd::Agent => herd_worker::agent::bench::bench_agent(&Default::default()).await?,
+        BenchCmd::E2e {
+            tasks,
+            concurrency,
+            latency_ms,
+            max_starts_per_second,
+            floor_concurrency,
+        } => {
+            crate::bench_e2e::bench_e2e(&crate::bench_e2e::E2eOptions {
+                tasks,
+                concurrency,
+                latency: Duration::from_millis(latency_ms),
+                ceiling: max_starts_per_second,
+                floor_concurrency,
+            })
+            .await?
+        }
         BenchCmd::Retrieval {
             sizes,
             m,
@@ -244,6 +278,7 @@ async fn throughput(
             base_dir: ".".into(),
             origin: "bench.toml".into(),
             out_dir: dir.join("out").display().to_string(),
+            retry_failed: false,
             ..Default::default()
         })
         .await?
@@ -440,9 +475,10 @@ async fn scheduler(
             bench_sweep("mem", queued),
             "mem.toml".into(),
             PathBuf::from("."),
-            Some(dir.path().join("mem")),
-            false,
-            String::new(),
+            herd_coordinator::scheduler::SubmitOptions {
+                out_dir: Some(dir.path().join("mem")),
+                ..Default::default()
+            },
         )
         .await
         .context("queueing tasks")?;

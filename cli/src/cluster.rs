@@ -12,7 +12,7 @@ use herd_proto::v1::{CancelSweepRequest, GetSweepRequest, SubmitSweepRequest, Wa
 use herd_worker::runtime::{TaskRunner, WorkerSettings, run_worker};
 
 use crate::local::{Coordinator, CoordinatorParts, open_action_host, worker_id};
-use crate::progress::{Progress, summary_table};
+use crate::progress::{Progress, closing_summary};
 use crate::signals::Shutdown;
 use crate::token_from_env;
 
@@ -117,10 +117,20 @@ pub struct WorkerArgs {
     /// Exit after this many seconds without work (default: run until stopped).
     #[arg(long)]
     pub exit_when_idle_secs: Option<u64>,
+    /// Start without a Docker engine: only sweeps with `sandbox.kind = "local"` (unisolated)
+    /// can run here; tasks of other sweeps are handed back.
+    #[arg(long)]
+    pub without_docker: bool,
 }
 
 pub async fn worker(a: WorkerArgs) -> anyhow::Result<()> {
     let shutdown = Shutdown::install();
+    if !a.without_docker {
+        herd_sandbox::check_engine().await.context(
+            "the worker starts its tasks' sandboxes on a local Docker engine (pass \
+             `--without-docker` to serve only sweeps with `sandbox.kind = \"local\"`)",
+        )?;
+    }
     std::fs::create_dir_all(&a.work_dir)?;
     let id = a.id.clone().unwrap_or_else(|| worker_id(""));
     let mut opts =
@@ -161,6 +171,10 @@ pub struct SubmitArgs {
     /// Start accumulating arms from a saved action library (JSONL path on the coordinator host).
     #[arg(long)]
     pub actions_from: Option<String>,
+    /// With `--resume`: give tasks recorded `failed` a fresh attempt budget (their earlier
+    /// attempts stay in the attempt log and the report).
+    #[arg(long, requires = "resume")]
+    pub retry_failed: bool,
 }
 
 pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
@@ -185,6 +199,7 @@ pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
             resume: a.resume,
             actions_from: a.actions_from.unwrap_or_default(),
             out_dir: String::new(),
+            retry_failed: a.retry_failed,
         })
         .await
         .map_err(|s| rpc_error(&url, s))?
@@ -227,8 +242,11 @@ pub async fn status(a: StatusArgs) -> anyhow::Result<()> {
             .into_inner();
         let mut p = Progress::new(false);
         let mut last = None;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
+                _ = tick.tick() => p.tick(),
                 ev = stream.message() => match ev {
                     Ok(Some(ev)) => {
                         if let Some(st) = ev.status { p.update(&st); last = Some(st); }
@@ -241,7 +259,7 @@ pub async fn status(a: StatusArgs) -> anyhow::Result<()> {
         }
         p.finish();
         if let Some(st) = last {
-            println!("{}", summary_table(&st));
+            println!("{}", closing_summary(&st).await);
         }
         return Ok(());
     }
@@ -255,7 +273,7 @@ pub async fn status(a: StatusArgs) -> anyhow::Result<()> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&status_json(&st))?);
     } else {
-        println!("{}", summary_table(&st));
+        println!("{}", closing_summary(&st).await);
     }
     Ok(())
 }
@@ -268,7 +286,8 @@ fn status_json(st: &herd_proto::v1::SweepStatus) -> serde_json::Value {
         "eta_secs": st.eta_secs, "out_dir": st.out_dir,
         "groups": st.groups.iter().map(|g| serde_json::json!({
             "benchmark": g.benchmark, "backbone": g.backbone, "arm": g.arm, "total": g.total,
-            "done": g.done, "running": g.running, "failed": g.failed, "scored": g.scored,
+            "done": g.done, "running": g.running, "failed": g.failed, "timeout": g.timeout,
+            "budget": g.budget, "cancelled": g.cancelled, "scored": g.scored,
             "correct": g.correct, "cost_usd": g.cost_usd, "training": g.training,
         })).collect::<Vec<_>>(),
     })

@@ -4,10 +4,12 @@
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_e2e;
 mod cluster;
 mod local;
 mod progress;
 mod run;
+mod score;
 mod signals;
 mod tools;
 
@@ -44,6 +46,8 @@ enum Cmd {
     Cancel(cluster::CancelArgs),
     /// Build the report of a run directory or a results.parquet.
     Report(tools::ReportArgs),
+    /// Score predictions (`{"id", "answer"}` JSONL) with herd's scorers, or rescore a run.
+    Score(score::ScoreArgs),
     /// Inspect benchmarks: list kinds, show or validate a dataset or sweep config.
     Datasets {
         #[command(subcommand)]
@@ -71,8 +75,11 @@ enum Cmd {
 fn init_tracing(filter: &str, json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
+    // Colour only on a terminal without NO_COLOR: piped logs and files get plain text.
+    use std::io::IsTerminal;
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(progress::colour(std::io::stderr().is_terminal()))
         .with_writer(std::io::stderr);
     if json {
         b.json().init();
@@ -103,6 +110,7 @@ fn main() -> std::process::ExitCode {
             Cmd::Status(a) => cluster::status(a).await,
             Cmd::Cancel(a) => cluster::cancel(a).await,
             Cmd::Report(a) => tools::report(a).await,
+            Cmd::Score(a) => score::score(a).await,
             Cmd::Datasets { cmd } => tools::datasets(cmd).await,
             Cmd::Sandbox { cmd } => tools::sandbox(cmd).await,
             Cmd::Actions { cmd } => tools::actions(cmd).await,

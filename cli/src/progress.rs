@@ -1,16 +1,90 @@
-//! Live progress of a sweep with indicatif (overall and per benchmark × backbone × arm:
-//! done / running / failed, accuracy so far, cost so far, ETA) and the final summary table.
+//! A sweep's progress: indicatif bars on a terminal, else a plain line every few seconds;
+//! and the closing summary, which counts each status apart under the report's names
+//! (scored, correct, budget, timeout, failed) with the paired differences between arms.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use herd_proto::v1::{GroupStatus, SweepStatus};
+use herd_report::{PairKind, PairedRow};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// Bars for one sweep.
+/// Whether text written to a stream that `is_terminal` may carry ANSI colour: only on a
+/// terminal, and never when `NO_COLOR` is set to a non-empty value (no-color.org).
+pub fn colour(is_terminal: bool) -> bool {
+    colour_with(is_terminal, std::env::var_os("NO_COLOR"))
+}
+
+fn colour_with(is_terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+/// A plain progress line at most this often, and only when a count changed ...
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
+/// ... or at least this often, so a quiet stretch still shows the run is alive.
+const PLAIN_AT_LEAST: Duration = Duration::from_secs(30);
+
+/// How progress is shown.
+enum Display {
+    /// indicatif bars on a terminal (stderr).
+    Bars {
+        multi: MultiProgress,
+        overall: ProgressBar,
+        groups: HashMap<String, ProgressBar>,
+    },
+    /// One plain line on stderr every few seconds (piped output, logs, `--no-progress`).
+    Plain {
+        printed: Option<(Instant, PlainKey)>,
+    },
+}
+
+/// What a plain line reports; a new line is due when it changes.
+type PlainKey = (u64, u64, u64, u64, u64, String);
+
+fn plain_key(st: &SweepStatus) -> PlainKey {
+    (
+        st.done,
+        st.total,
+        st.running,
+        st.scored,
+        st.correct,
+        st.phase.clone(),
+    )
+}
+
+/// Whether a plain line is due at `now`, given when the last one was printed and whether
+/// anything it reports changed since.
+fn plain_due(now: Instant, last: Option<Instant>, changed: bool) -> bool {
+    match last {
+        None => true,
+        Some(at) => {
+            let age = now.saturating_duration_since(at);
+            (changed && age >= PLAIN_EVERY) || age >= PLAIN_AT_LEAST
+        }
+    }
+}
+
+/// The plain progress line: done/total, running, correct so far, ETA.
+pub fn plain_line(st: &SweepStatus) -> String {
+    let mut s = format!(
+        "herd: progress {}/{} done · {} running · {} correct of {} scored",
+        st.done, st.total, st.running, st.correct, st.scored
+    );
+    if st.eta_secs > 0 {
+        s.push_str(&format!(" · eta {}", fmt_secs(st.eta_secs)));
+    }
+    if !st.phase.is_empty() {
+        s.push_str(&format!(" · phase {}", st.phase));
+    }
+    s
+}
+
+/// A sweep's live progress.
 pub struct Progress {
-    multi: MultiProgress,
-    overall: ProgressBar,
-    groups: HashMap<String, ProgressBar>,
+    display: Display,
+    latest: Option<SweepStatus>,
 }
 
 fn group_key(g: &GroupStatus) -> String {
@@ -26,82 +100,132 @@ fn pct(n: u64, d: u64) -> String {
 }
 
 impl Progress {
-    pub fn new(hidden: bool) -> Progress {
-        let multi = if hidden {
-            MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+    /// Bars when stderr is a terminal and `plain` is not asked for; plain lines otherwise.
+    pub fn new(plain: bool) -> Progress {
+        let stderr = std::io::stderr();
+        let display = if plain || !stderr.is_terminal() {
+            Display::Plain { printed: None }
         } else {
-            MultiProgress::new()
+            let colour = colour(true);
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let overall = multi.add(ProgressBar::new(0));
+            let template = if colour {
+                "{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} {msg}"
+            } else {
+                "{prefix} [{bar:30}] {pos}/{len} {msg}"
+            };
+            overall.set_style(
+                ProgressStyle::with_template(template)
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            overall.set_prefix("all");
+            Display::Bars {
+                multi,
+                overall,
+                groups: HashMap::new(),
+            }
         };
-        let overall = multi.add(ProgressBar::new(0));
-        overall.set_style(
-            ProgressStyle::with_template("{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        overall.set_prefix("all");
         Progress {
-            multi,
-            overall,
-            groups: HashMap::new(),
+            display,
+            latest: None,
         }
     }
 
-    /// Redraws from a status snapshot.
+    /// Shows a status snapshot (bars redraw; a plain line is printed when one is due).
     pub fn update(&mut self, st: &SweepStatus) {
-        self.overall.set_length(st.total);
-        self.overall.set_position(st.done);
-        let eta = if st.eta_secs > 0 {
-            format!(" · eta {}", fmt_secs(st.eta_secs))
-        } else {
-            String::new()
-        };
-        let phase = if st.phase.is_empty() {
-            String::new()
-        } else {
-            format!(" · phase {}", st.phase)
-        };
-        self.overall.set_message(format!(
-            "running {} · failed {} · acc {} ({}/{}) · ${:.4}{eta}{phase}",
-            st.running,
-            st.failed,
-            pct(st.correct, st.scored),
-            st.correct,
-            st.scored,
-            st.cost_usd
-        ));
-        for g in &st.groups {
-            let key = group_key(g);
-            let bar = self.groups.entry(key.clone()).or_insert_with(|| {
-                let b = self.multi.add(ProgressBar::new(g.total));
-                b.set_style(
-                    ProgressStyle::with_template("  {prefix} [{bar:20}] {pos}/{len} {msg}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
-                );
-                b.set_prefix(key);
-                b
-            });
-            bar.set_length(g.total);
-            bar.set_position(g.done);
-            bar.set_message(format!(
-                "run {} · fail {} · acc {} · ${:.4}",
-                g.running,
-                g.failed,
-                pct(g.correct, g.scored),
-                g.cost_usd
-            ));
+        self.latest = Some(st.clone());
+        match &mut self.display {
+            Display::Plain { .. } => self.tick(),
+            Display::Bars {
+                multi,
+                overall,
+                groups,
+            } => {
+                overall.set_length(st.total);
+                overall.set_position(st.done);
+                let all = Counts::of(st.groups.iter());
+                let mut msg = format!("running {} · {}", st.running, all.brief());
+                msg.push_str(&format!(" · ${:.4}", st.cost_usd));
+                if st.eta_secs > 0 {
+                    msg.push_str(&format!(" · eta {}", fmt_secs(st.eta_secs)));
+                }
+                if !st.phase.is_empty() {
+                    msg.push_str(&format!(" · phase {}", st.phase));
+                }
+                overall.set_message(msg);
+                for g in &st.groups {
+                    let key = group_key(g);
+                    let bar = groups.entry(key.clone()).or_insert_with(|| {
+                        let b = multi.add(ProgressBar::new(g.total));
+                        b.set_style(
+                            ProgressStyle::with_template("  {prefix} [{bar:20}] {pos}/{len} {msg}")
+                                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                                .progress_chars("=> "),
+                        );
+                        b.set_prefix(key);
+                        b
+                    });
+                    bar.set_length(g.total);
+                    bar.set_position(g.done);
+                    bar.set_message(format!(
+                        "run {} · {} · ${:.4}",
+                        g.running,
+                        Counts::of(std::iter::once(g)).brief(),
+                        g.cost_usd
+                    ));
+                }
+            }
         }
     }
 
-    pub fn finish(&self) {
-        for b in self.groups.values() {
-            b.finish();
+    /// Prints a plain line if one is due (call it every second or so).
+    pub fn tick(&mut self) {
+        let Display::Plain { printed } = &mut self.display else {
+            return;
+        };
+        let Some(st) = &self.latest else { return };
+        let key = plain_key(st);
+        let now = Instant::now();
+        let changed = printed.as_ref().is_none_or(|(_, k)| *k != key);
+        if plain_due(now, printed.as_ref().map(|p| p.0), changed) {
+            eprintln!("{}", plain_line(st));
+            *printed = Some((now, key));
         }
-        self.overall.finish();
     }
 
+    /// Ends the display: bars are finished; plain output gets a last line if the final
+    /// state was not printed yet.
+    pub fn finish(&mut self) {
+        match &mut self.display {
+            Display::Bars {
+                overall, groups, ..
+            } => {
+                for b in groups.values() {
+                    b.finish();
+                }
+                overall.finish();
+            }
+            Display::Plain { printed } => {
+                if let Some(st) = &self.latest {
+                    let key = plain_key(st);
+                    if printed.as_ref().is_none_or(|(_, k)| *k != key) {
+                        eprintln!("{}", plain_line(st));
+                        *printed = Some((Instant::now(), key));
+                    }
+                }
+            }
+        }
+    }
+
+    /// A message line above the bars, or on its own line.
     pub fn println(&self, msg: &str) {
-        let _ = self.multi.println(msg);
+        match &self.display {
+            Display::Bars { multi, .. } => {
+                let _ = multi.println(msg);
+            }
+            Display::Plain { .. } => eprintln!("{msg}"),
+        }
     }
 }
 
@@ -115,50 +239,579 @@ fn fmt_secs(s: u64) -> String {
     }
 }
 
-/// The summary table printed at the end.
-pub fn summary_table(st: &SweepStatus) -> String {
-    let mut out = String::new();
-    out.push_str(&format!(
-        "sweep {} — {} · {}/{} tasks done · {} failed · accuracy {} (scored splits) · cost ${:.4}\n",
-        st.sweep_id,
-        st.state,
-        st.done,
-        st.total,
-        st.failed,
-        pct(st.correct, st.scored),
+/// Finished tasks by how they ended, with the report's status names.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Counts {
+    pub total: u64,
+    pub done: u64,
+    pub running: u64,
+    /// Scored against a gold answer (the accuracy denominator).
+    pub scored: u64,
+    pub correct: u64,
+    /// Scored, but without a gold answer to grade against.
+    pub no_gold: u64,
+    /// Out of steps, tokens or cost (status `budget`).
+    pub budget: u64,
+    /// Hit the wall-time limit (status `timeout`).
+    pub timeout: u64,
+    /// Errors after every attempt (status `failed`).
+    pub failed: u64,
+    pub cancelled: u64,
+    pub cost_usd: f64,
+}
+
+impl Counts {
+    /// One group's counts: the coordinator's `failed` (every unscored end) split into the
+    /// report's statuses.
+    pub fn of_group(g: &GroupStatus) -> Counts {
+        let errors = g.failed.saturating_sub(g.timeout + g.budget + g.cancelled);
+        Counts {
+            total: g.total,
+            done: g.done,
+            running: g.running,
+            scored: g.scored,
+            correct: g.correct,
+            no_gold: g.done.saturating_sub(g.scored + g.failed),
+            budget: g.budget,
+            timeout: g.timeout,
+            failed: errors,
+            cancelled: g.cancelled,
+            cost_usd: g.cost_usd,
+        }
+    }
+
+    /// The sum over `groups`.
+    pub fn of<'a>(groups: impl Iterator<Item = &'a GroupStatus>) -> Counts {
+        groups
+            .map(Counts::of_group)
+            .fold(Counts::default(), |a, b| Counts {
+                total: a.total + b.total,
+                done: a.done + b.done,
+                running: a.running + b.running,
+                scored: a.scored + b.scored,
+                correct: a.correct + b.correct,
+                no_gold: a.no_gold + b.no_gold,
+                budget: a.budget + b.budget,
+                timeout: a.timeout + b.timeout,
+                failed: a.failed + b.failed,
+                cancelled: a.cancelled + b.cancelled,
+                cost_usd: a.cost_usd + b.cost_usd,
+            })
+    }
+
+    /// `correct / scored`.
+    pub fn accuracy_scored(&self) -> String {
+        pct(self.correct, self.scored)
+    }
+
+    /// `correct / done`: every finished task that was not scored counts as wrong.
+    pub fn accuracy_all(&self) -> String {
+        pct(self.correct, self.done)
+    }
+
+    /// `2 scored (2 correct) · 4 out of budget · 1 timed out`: the non-zero statuses.
+    pub fn breakdown(&self) -> String {
+        let mut parts = vec![format!("{} scored ({} correct)", self.scored, self.correct)];
+        for (n, what) in [
+            (self.no_gold, "without a gold answer"),
+            (self.budget, "out of budget"),
+            (self.timeout, "timed out"),
+            (self.failed, "failed"),
+            (self.cancelled, "cancelled"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        parts.join(" · ")
+    }
+
+    /// For a progress bar: `acc 50.0% (1/2 scored) · budget 1 · timeout 0 · failed 0`.
+    fn brief(&self) -> String {
+        let mut s = format!(
+            "acc {} ({}/{} scored) · budget {} · timeout {} · failed {}",
+            self.accuracy_scored(),
+            self.correct,
+            self.scored,
+            self.budget,
+            self.timeout,
+            self.failed
+        );
+        if self.cancelled > 0 {
+            s.push_str(&format!(" · cancelled {}", self.cancelled));
+        }
+        s
+    }
+}
+
+/// The closing line: tasks done, then the scored splits' statuses and both accuracies.
+pub fn closing_line(st: &SweepStatus) -> String {
+    let scored_splits = Counts::of(st.groups.iter().filter(|g| !g.training));
+    let training: u64 = st
+        .groups
+        .iter()
+        .filter(|g| g.training)
+        .map(|g| g.done)
+        .sum();
+    let mut s = format!(
+        "sweep {} — {} · {}/{} tasks done",
+        st.sweep_id, st.state, st.done, st.total
+    );
+    if training > 0 {
+        s.push_str(&format!(
+            " ({training} of them training tasks, counted apart)"
+        ));
+    }
+    if st.running > 0 {
+        s.push_str(&format!(" · {} running", st.running));
+    }
+    s.push_str(&format!(
+        " · {} · accuracy {} of scored, {} of all · cost ${:.4}",
+        scored_splits.breakdown(),
+        scored_splits.accuracy_scored(),
+        scored_splits.accuracy_all(),
         st.cost_usd
     ));
-    let header = format!(
-        "{:<18} {:<22} {:<18} {:>6} {:>6} {:>7} {:>9} {:>10}\n",
-        "benchmark", "backbone", "arm", "done", "failed", "correct", "accuracy", "cost $"
+    s
+}
+
+/// The summary table printed at the end. `paired` holds the report's paired comparisons
+/// when the results could be read; without them, two arms on one benchmark × backbone get
+/// a pointer to the report.
+pub fn summary_table(st: &SweepStatus, paired: Option<&[PairedRow]>) -> String {
+    let rows: Vec<(&GroupStatus, Counts)> =
+        st.groups.iter().map(|g| (g, Counts::of_group(g))).collect();
+    let show_no_gold = rows.iter().any(|(_, c)| c.no_gold > 0);
+    let show_cancelled = rows.iter().any(|(_, c)| c.cancelled > 0);
+    let mut out = closing_line(st);
+    out.push('\n');
+    let mut header = format!(
+        "{:<18} {:<22} {:<18} {:>9} {:>6} {:>7} {:>6} {:>7} {:>6}",
+        "benchmark", "backbone", "arm", "done", "scored", "correct", "budget", "timeout", "failed"
     );
-    let row = |g: &herd_proto::v1::GroupStatus| {
-        format!(
-            "{:<18} {:<22} {:<18} {:>6} {:>6} {:>7} {:>9} {:>10.4}\n",
+    if show_cancelled {
+        header.push_str(&format!(" {:>9}", "cancelled"));
+    }
+    if show_no_gold {
+        header.push_str(&format!(" {:>7}", "no gold"));
+    }
+    header.push_str(&format!(
+        " {:>10} {:>8} {:>10}\n",
+        "acc/scored", "acc/all", "cost $"
+    ));
+    let row = |g: &GroupStatus, c: &Counts| {
+        let mut s = format!(
+            "{:<18} {:<22} {:<18} {:>9} {:>6} {:>7} {:>6} {:>7} {:>6}",
             g.benchmark,
             g.backbone,
             g.arm,
-            format!("{}/{}", g.done, g.total),
-            g.failed,
-            g.correct,
-            pct(g.correct, g.scored),
-            g.cost_usd
-        )
+            format!("{}/{}", c.done, c.total),
+            c.scored,
+            c.correct,
+            c.budget,
+            c.timeout,
+            c.failed
+        );
+        if show_cancelled {
+            s.push_str(&format!(" {:>9}", c.cancelled));
+        }
+        if show_no_gold {
+            s.push_str(&format!(" {:>7}", c.no_gold));
+        }
+        s.push_str(&format!(
+            " {:>10} {:>8} {:>10.4}\n",
+            c.accuracy_scored(),
+            c.accuracy_all(),
+            c.cost_usd
+        ));
+        s
     };
     out.push_str(&header);
-    for g in st.groups.iter().filter(|g| !g.training) {
-        out.push_str(&row(g));
+    for (g, c) in rows.iter().filter(|(g, _)| !g.training) {
+        out.push_str(&row(g, c));
     }
-    let training: Vec<_> = st.groups.iter().filter(|g| g.training).collect();
-    if !training.is_empty() {
+    out.push_str(
+        "budget: out of steps, tokens or cost · timeout: hit the wall-time limit · failed: \
+         errors after every attempt · acc/scored = correct / scored · acc/all = correct / done \
+         (every unscored task counted wrong)\n",
+    );
+    out.push_str(&paired_section(st, paired));
+    if rows.iter().any(|(g, _)| g.training) {
         out.push_str(
             "training phases (fill the library of train-then-test arms; not in the accuracy above; \
              their cost is in the sweep's total):\n",
         );
         out.push_str(&header);
-        for g in training {
-            out.push_str(&row(g));
+        for (g, c) in rows.iter().filter(|(g, _)| g.training) {
+            out.push_str(&row(g, c));
         }
     }
     out
+}
+
+/// Benchmark × backbone pairs with two or more arms (test splits only).
+fn multi_arm_cells(st: &SweepStatus) -> Vec<(String, String)> {
+    let mut arms: HashMap<(String, String), BTreeSet<&str>> = HashMap::new();
+    for g in st.groups.iter().filter(|g| !g.training) {
+        arms.entry((g.benchmark.clone(), g.backbone.clone()))
+            .or_default()
+            .insert(&g.arm);
+    }
+    let mut cells: Vec<_> = arms
+        .into_iter()
+        .filter(|(_, a)| a.len() >= 2)
+        .map(|(k, _)| k)
+        .collect();
+    cells.sort();
+    cells
+}
+
+/// The paired differences between arms on the same benchmark × backbone.
+fn paired_section(st: &SweepStatus, paired: Option<&[PairedRow]>) -> String {
+    let arms: Vec<&PairedRow> = paired
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.kind == PairKind::Arms)
+        .collect();
+    if arms.is_empty() {
+        if multi_arm_cells(st).is_empty() {
+            return String::new();
+        }
+        let report = if st.out_dir.is_empty() {
+            "the sweep's report.md".to_string()
+        } else {
+            Path::new(&st.out_dir)
+                .join("report.md")
+                .display()
+                .to_string()
+        };
+        let when = if st.state == "done" {
+            ""
+        } else {
+            " once the sweep is done"
+        };
+        return format!("paired differences between arms: in {report}{when}\n");
+    }
+    let mut out = String::from(
+        "paired differences between arms (same items, both sides scored; Δ = accuracy A − B \
+         in points, paired bootstrap 95% interval; exact McNemar p):\n",
+    );
+    for r in arms {
+        out.push_str(&format!(
+            "  {} · {}: {} − {}: {}\n",
+            r.benchmark,
+            r.within,
+            r.a,
+            r.b,
+            paired_cell(r)
+        ));
+    }
+    out
+}
+
+fn paired_cell(r: &PairedRow) -> String {
+    // In points; `+ 0.0` turns a negative zero into "+0.0".
+    let pts = |x: f64| x * 100.0 + 0.0;
+    let excluded = if r.unscored_pairs > 0 {
+        format!(" ({} with a side unscored, excluded)", r.unscored_pairs)
+    } else {
+        String::new()
+    };
+    match (r.diff, r.ci_low, r.ci_high) {
+        (Some(d), Some(lo), Some(hi)) => format!(
+            "Δ {:+.1} pts [{:+.1}, {:+.1}] · {} pairs{excluded} · p {:.4}",
+            pts(d),
+            pts(lo),
+            pts(hi),
+            r.n,
+            r.mcnemar_p
+        ),
+        (Some(d), _, _) => format!(
+            "Δ {:+.1} pts (no interval) · {} pairs{excluded} · p {:.4}",
+            pts(d),
+            r.n,
+            r.mcnemar_p
+        ),
+        _ => format!(
+            "no pair with both sides scored ({} matched items)",
+            r.matched
+        ),
+    }
+}
+
+/// The report's paired comparisons of a finished run's results in `dir` (the same figures
+/// as its report.md); `None` when the results cannot be read here. Blocking.
+pub fn paired_from_results(dir: &Path) -> Option<Vec<PairedRow>> {
+    if !dir.join("results.parquet").is_file() {
+        return None;
+    }
+    match herd_report::build_report(dir, &herd_report::ReportOptions::default()) {
+        Ok(r) => Some(r.paired),
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "failed to read the results for the summary");
+            None
+        }
+    }
+}
+
+/// The summary of a sweep, with its paired differences when its finished results are
+/// readable from this machine.
+pub async fn closing_summary(st: &SweepStatus) -> String {
+    let paired = if st.state == "done" && !st.out_dir.is_empty() && !multi_arm_cells(st).is_empty()
+    {
+        let dir = std::path::PathBuf::from(&st.out_dir);
+        tokio::task::spawn_blocking(move || paired_from_results(&dir))
+            .await
+            .ok()
+            .flatten()
+    } else {
+        None
+    };
+    summary_table(st, paired.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herd_report::stats::PairCounts;
+
+    fn group(arm: &str, training: bool) -> GroupStatus {
+        GroupStatus {
+            benchmark: "herd-mini".into(),
+            backbone: "fake".into(),
+            arm: arm.into(),
+            training,
+            ..Default::default()
+        }
+    }
+
+    /// `short`: 4 tasks out of steps. `long`: 1 correct, 1 wrong, 1 over the wall time,
+    /// 1 error. The coordinator counts every unscored end in `failed`.
+    fn fixture() -> SweepStatus {
+        let short = GroupStatus {
+            total: 4,
+            done: 4,
+            failed: 4,
+            budget: 4,
+            cost_usd: 0.5,
+            ..group("short", false)
+        };
+        let long = GroupStatus {
+            total: 4,
+            done: 4,
+            scored: 2,
+            correct: 1,
+            failed: 2,
+            timeout: 1,
+            cost_usd: 0.25,
+            ..group("long", false)
+        };
+        SweepStatus {
+            sweep_id: "s1".into(),
+            state: "done".into(),
+            total: 8,
+            done: 8,
+            failed: 6,
+            scored: 2,
+            correct: 1,
+            cost_usd: 0.75,
+            out_dir: "/runs/x".into(),
+            groups: vec![long, short],
+            ..Default::default()
+        }
+    }
+
+    fn row_of<'a>(table: &'a str, arm: &str) -> Vec<&'a str> {
+        table
+            .lines()
+            .find(|l| l.split_whitespace().nth(2) == Some(arm))
+            .unwrap_or_else(|| panic!("no row for {arm}: {table}"))
+            .split_whitespace()
+            .collect()
+    }
+
+    #[test]
+    fn unscored_tasks_are_split_by_status_with_both_accuracies() {
+        let t = summary_table(&fixture(), None);
+        let header = row_of(&t, "arm");
+        assert_eq!(
+            header,
+            [
+                "benchmark",
+                "backbone",
+                "arm",
+                "done",
+                "scored",
+                "correct",
+                "budget",
+                "timeout",
+                "failed",
+                "acc/scored",
+                "acc/all",
+                "cost",
+                "$"
+            ]
+        );
+        // done scored correct budget timeout failed acc/scored acc/all cost
+        assert_eq!(
+            row_of(&t, "long")[3..],
+            ["4/4", "2", "1", "0", "1", "1", "50.0%", "25.0%", "0.2500"]
+        );
+        assert_eq!(
+            row_of(&t, "short")[3..],
+            ["4/4", "0", "0", "4", "0", "0", "–", "0.0%", "0.5000"]
+        );
+    }
+
+    #[test]
+    fn the_closing_line_names_each_status_and_both_accuracies() {
+        assert_eq!(
+            closing_line(&fixture()),
+            "sweep s1 — done · 8/8 tasks done · 2 scored (1 correct) · 4 out of budget · \
+             1 timed out · 1 failed · accuracy 50.0% of scored, 12.5% of all · cost $0.7500"
+        );
+        // The issue's run: 2 scored and correct, 4 out of steps.
+        let st = SweepStatus {
+            sweep_id: "q".into(),
+            state: "done".into(),
+            total: 6,
+            done: 6,
+            failed: 4,
+            scored: 2,
+            correct: 2,
+            groups: vec![GroupStatus {
+                total: 6,
+                done: 6,
+                failed: 4,
+                budget: 4,
+                scored: 2,
+                correct: 2,
+                ..group("base", false)
+            }],
+            ..Default::default()
+        };
+        assert!(
+            closing_line(&st).contains(
+                "6/6 tasks done · 2 scored (2 correct) · 4 out of budget · accuracy 100.0% of \
+                 scored, 33.3% of all"
+            ),
+            "{}",
+            closing_line(&st)
+        );
+    }
+
+    #[test]
+    fn training_phases_stay_apart_from_the_headline() {
+        let mut st = fixture();
+        st.groups.push(GroupStatus {
+            total: 3,
+            done: 3,
+            scored: 3,
+            correct: 3,
+            ..group("long", true)
+        });
+        st.total += 3;
+        st.done += 3;
+        let t = summary_table(&st, None);
+        let line = t.lines().next().unwrap();
+        assert!(
+            line.contains("11/11 tasks done (3 of them training tasks, counted apart)")
+                && line.contains("2 scored (1 correct)")
+                && line.contains("accuracy 50.0% of scored, 12.5% of all"),
+            "{line}"
+        );
+        let (_, training) = t.split_once("training phases (").expect("training apart");
+        assert_eq!(
+            row_of(training, "long")[3..9],
+            ["3/3", "3", "3", "0", "0", "0"]
+        );
+    }
+
+    #[test]
+    fn two_arms_get_their_paired_difference_or_a_pointer_to_the_report() {
+        let st = fixture();
+        let t = summary_table(&st, None);
+        assert!(
+            t.contains("paired differences between arms: in /runs/x/report.md\n"),
+            "{t}"
+        );
+        let counts = PairCounts {
+            both_right: 1,
+            a_right_b_wrong: 2,
+            a_wrong_b_right: 0,
+            both_wrong: 1,
+        };
+        let paired = PairedRow {
+            kind: PairKind::Arms,
+            benchmark: "herd-mini".into(),
+            within: "fake".into(),
+            a: "long".into(),
+            b: "short".into(),
+            matched: 6,
+            unscored_pairs: 2,
+            counts,
+            n: 4,
+            accuracy_a: Some(0.75),
+            accuracy_b: Some(0.25),
+            diff: Some(0.5),
+            ci_low: Some(0.0),
+            ci_high: Some(1.0),
+            mcnemar_p: 0.5,
+            resamples: 1000,
+        };
+        let t = summary_table(&st, Some(&[paired]));
+        assert!(
+            t.contains(
+                "  herd-mini · fake: long − short: Δ +50.0 pts [+0.0, +100.0] · 4 pairs \
+                 (2 with a side unscored, excluded) · p 0.5000"
+            ),
+            "{t}"
+        );
+        // One arm: nothing to pair.
+        let mut one = fixture();
+        one.groups.truncate(1);
+        assert!(!summary_table(&one, None).contains("paired"));
+    }
+
+    #[test]
+    fn the_plain_line_shows_done_running_correct_and_eta() {
+        let st = SweepStatus {
+            total: 8,
+            done: 3,
+            running: 2,
+            scored: 2,
+            correct: 1,
+            eta_secs: 75,
+            ..Default::default()
+        };
+        assert_eq!(
+            plain_line(&st),
+            "herd: progress 3/8 done · 2 running · 1 correct of 2 scored · eta 1m15s"
+        );
+    }
+
+    #[test]
+    fn plain_lines_come_every_few_seconds_on_change_and_at_least_every_half_minute() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert!(
+            plain_due(t0, None, false),
+            "the first line is printed at once"
+        );
+        assert!(!plain_due(at(2), Some(t0), true), "not twice within 5 s");
+        assert!(plain_due(at(5), Some(t0), true));
+        assert!(!plain_due(at(20), Some(t0), false), "nothing changed");
+        assert!(plain_due(at(30), Some(t0), false), "alive every 30 s");
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour_with(true, None));
+        assert!(
+            colour_with(true, Some("".into())),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(!colour_with(true, Some("1".into())));
+        assert!(!colour_with(false, None));
+    }
 }

@@ -15,7 +15,7 @@ use herd_worker::runtime::{TaskRunner, WorkerSettings, run_worker};
 use tokio_util::sync::CancellationToken;
 
 use crate::local::{Coordinator, CoordinatorParts, open_action_host, worker_id};
-use crate::progress::{Progress, summary_table};
+use crate::progress::{Progress, closing_summary};
 use crate::signals::Shutdown;
 
 #[derive(Args, Debug)]
@@ -34,10 +34,15 @@ pub struct RunArgs {
     /// Continue the run in `--out` instead of refusing to overwrite it.
     #[arg(long)]
     pub resume: bool,
+    /// With `--resume`: give tasks recorded `failed` a fresh attempt budget (their earlier
+    /// attempts stay in the attempt log and the report).
+    #[arg(long, requires = "resume")]
+    pub retry_failed: bool,
     /// Start every accumulating arm from this saved action library (JSONL).
     #[arg(long)]
     pub actions_from: Option<PathBuf>,
-    /// No progress bars (plain lines instead).
+    /// No progress bars: a plain progress line every few seconds instead (the default when
+    /// stderr is not a terminal).
     #[arg(long)]
     pub no_progress: bool,
 }
@@ -58,6 +63,11 @@ pub async fn run(a: RunArgs) -> anyhow::Result<()> {
             out.display()
         );
     }
+    // Before anything is created: no engine, no image or no runtime is an error naming the
+    // fix, never a silent unisolated run.
+    herd_sandbox::preflight(&sweep.config.sandbox)
+        .await
+        .with_context(|| format!("sweep `{}` cannot start its sandboxes", a.sweep.display()))?;
     std::fs::create_dir_all(&out)
         .with_context(|| format!("failed to create `{}`", out.display()))?;
     let out = out.canonicalize()?;
@@ -97,6 +107,7 @@ pub async fn run(a: RunArgs) -> anyhow::Result<()> {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             out_dir: out.display().to_string(),
+            retry_failed: a.retry_failed,
         })
         .await
         .map_err(|s| anyhow::anyhow!("{}", s.message()))?
@@ -151,8 +162,12 @@ pub async fn run(a: RunArgs) -> anyhow::Result<()> {
         .into_inner();
     let mut last: Option<SweepStatus> = None;
     let mut finished = false;
+    // Plain progress lines are printed on a clock, not only when an event arrives.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
+            _ = tick.tick() => progress.tick(),
             ev = stream.message() => {
                 match ev {
                     Ok(Some(ev)) => {
@@ -166,9 +181,6 @@ pub async fn run(a: RunArgs) -> anyhow::Result<()> {
                             "done" => { finished = true; progress.println(&format!("  {}", ev.message)); break; }
                             "snapshot" if ev.status.as_ref().is_some_and(|s| s.state == "done") => { finished = true; break; }
                             _ => {}
-                        }
-                        if a.no_progress && ev.kind == "finished" && let Some(st) = &ev.status {
-                            eprintln!("  {}/{} done · {} {}", st.done, st.total, ev.task_key, ev.message);
                         }
                     }
                     Ok(None) => break,
@@ -198,7 +210,7 @@ pub async fn run(a: RunArgs) -> anyhow::Result<()> {
     }
     let st = coordinator.scheduler.status(&sweep_id).await.ok().or(last);
     if let Some(st) = st {
-        println!("{}", summary_table(&st));
+        println!("{}", closing_summary(&st).await);
     }
     println!("results: {}", out.join("results.parquet").display());
     println!("report:  {}", out.join("report.md").display());

@@ -13,7 +13,7 @@ pub mod store;
 pub mod trajectories;
 
 pub use error::CoordinatorError;
-pub use scheduler::{ActionHooks, Scheduler, SchedulerSettings};
+pub use scheduler::{ActionHooks, Scheduler, SchedulerSettings, SubmitOptions};
 pub use service::{ActionBackend, ActionCallError, AuthCheck, TlsFiles, serve};
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use herd_core::outcome::{EndReason, TaskError, TaskOutcome};
 use herd_proto::v1::Disposition;
 use parking_lot::Mutex;
 
-use crate::scheduler::{ActionHooks, Report, Scheduler, SchedulerSettings};
+use crate::scheduler::{ActionHooks, Report, Scheduler, SchedulerSettings, SubmitOptions};
 use crate::store::{EmbeddedStore, StateStore};
 
 fn sweep_toml(extra_backbone: &str, arms: &str, bench_extra: &str) -> String {
@@ -66,9 +66,10 @@ async fn submit(s: &Scheduler, dir: &std::path::Path, toml: String) -> String {
         toml,
         "t.toml".into(),
         PathBuf::from("."),
-        Some(dir.join("out")),
-        false,
-        String::new(),
+        SubmitOptions {
+            out_dir: Some(dir.join("out")),
+            ..Default::default()
+        },
     )
     .await
     .unwrap()
@@ -509,9 +510,7 @@ async fn state_survives_a_restart() {
             toml.clone(),
             "t.toml".into(),
             PathBuf::from("."),
-            None,
-            false,
-            String::new(),
+            SubmitOptions::default(),
         )
         .await
         .unwrap_err();
@@ -521,9 +520,10 @@ async fn state_survives_a_restart() {
             toml,
             "t.toml".into(),
             PathBuf::from("."),
-            None,
-            true,
-            String::new(),
+            SubmitOptions {
+                resume: true,
+                ..Default::default()
+            },
         )
         .await
         .unwrap();
@@ -626,4 +626,146 @@ async fn a_failing_store_is_retried_with_backoff_and_loses_nothing() {
     // The worker's retry of the same report now finds the result.
     let (d, _, _) = s.report(kept()).await.unwrap();
     assert_eq!(d, Disposition::Duplicate);
+}
+
+#[tokio::test]
+async fn the_group_status_breaks_unscored_tasks_down_by_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = start(dir.path(), 10_000, None).await;
+    let id = submit(&s, dir.path(), sweep_toml("", ONE_ARM, "")).await;
+    let grants = s.lease("w1", 10, Duration::ZERO).await.unwrap();
+    assert_eq!(grants.len(), 3);
+    let ends = [
+        EndReason::StepLimit,
+        EndReason::WallTime,
+        EndReason::Submitted,
+    ];
+    for (g, end) in grants.iter().zip(ends) {
+        let answer = (end == EndReason::Submitted).then_some("x");
+        s.report(report(
+            "w1",
+            &g.lease_id,
+            &g.spec.key,
+            1,
+            outcome(end, answer),
+        ))
+        .await
+        .unwrap();
+    }
+    let st = s.status(&id).await.unwrap();
+    let g = &st.groups[0];
+    assert_eq!(
+        (g.done, g.scored, g.failed, g.budget, g.timeout, g.cancelled),
+        (3, 1, 2, 1, 1, 0),
+        "{g:?}"
+    );
+}
+
+#[tokio::test]
+async fn retry_failed_gives_failed_tasks_a_fresh_budget_and_keeps_their_attempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = sweep_toml("", ONE_ARM, "limit = 2").replace("max_attempts = 2", "max_attempts = 1");
+    let (id, failed_key) = {
+        let (s, _) = start(dir.path(), 10_000, None).await;
+        let id = submit(&s, dir.path(), toml.clone()).await;
+        let g = s.lease("w1", 2, Duration::ZERO).await.unwrap();
+        let (d, _, _) = s
+            .report(report(
+                "w1",
+                &g[0].lease_id,
+                &g[0].spec.key,
+                1,
+                outcome(EndReason::Error, None),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(d, Disposition::Failed);
+        s.report(report(
+            "w1",
+            &g[1].lease_id,
+            &g[1].spec.key,
+            1,
+            outcome(EndReason::Submitted, Some("x")),
+        ))
+        .await
+        .unwrap();
+        let st = s.status(&id).await.unwrap();
+        assert_eq!((st.state.as_str(), st.done, st.failed), ("done", 2, 1));
+        // A plain resume leaves the failed task alone.
+        let r = s
+            .submit(
+                toml.clone(),
+                "t.toml".into(),
+                PathBuf::from("."),
+                SubmitOptions {
+                    resume: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(r.resumed);
+        assert!(s.lease("w1", 2, Duration::ZERO).await.unwrap().is_empty());
+        (id, g[0].spec.key.clone())
+    };
+    // After a restart (state from the store), `retry_failed` queues the failed task again.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (s, store) = start(dir.path(), 10_000, None).await;
+    s.submit(
+        toml,
+        "t.toml".into(),
+        PathBuf::from("."),
+        SubmitOptions {
+            resume: true,
+            retry_failed: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let st = s.status(&id).await.unwrap();
+    assert_eq!(
+        (st.state.as_str(), st.done, st.failed, st.scored),
+        ("running", 1, 0, 1),
+        "the failed result is taken out of the counts"
+    );
+    let g = s.lease("w2", 2, Duration::ZERO).await.unwrap();
+    assert_eq!(g.len(), 1, "only the failed task runs again");
+    assert_eq!(g[0].spec.key, failed_key);
+    let (d, _, _) = s
+        .report(report(
+            "w2",
+            &g[0].lease_id,
+            &failed_key,
+            g[0].spec.attempt,
+            outcome(EndReason::Submitted, Some("y")),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(d, Disposition::Recorded, "a fresh budget, not a duplicate");
+    let st = s.status(&id).await.unwrap();
+    assert_eq!(
+        (st.state.as_str(), st.done, st.failed, st.scored),
+        ("done", 2, 0, 2)
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let snap = store.load().await.unwrap();
+    let results: Vec<_> = snap
+        .results
+        .iter()
+        .filter(|r| r.task_key == failed_key)
+        .collect();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].status, "scored");
+    let attempts: Vec<&str> = snap
+        .attempts
+        .iter()
+        .filter(|a| a.task_key == failed_key)
+        .map(|a| a.disposition.as_str())
+        .collect();
+    assert_eq!(
+        attempts,
+        ["recorded", "recorded"],
+        "the failed attempt stays in the log"
+    );
 }

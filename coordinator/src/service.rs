@@ -17,7 +17,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{info, warn};
 
-use crate::scheduler::{Report, Scheduler};
+use crate::scheduler::{Report, Scheduler, SubmitOptions};
 use crate::trajectories::TrajectoryWriter;
 
 /// Action-store calls served to workers (`retrieve`, `store`, `size`, …), JSON in and out.
@@ -369,9 +369,12 @@ impl ControlService for ControlApi {
                 r.config_toml,
                 origin,
                 PathBuf::from(r.base_dir),
-                (!r.out_dir.is_empty()).then(|| PathBuf::from(r.out_dir)),
-                r.resume,
-                r.actions_from,
+                SubmitOptions {
+                    out_dir: (!r.out_dir.is_empty()).then(|| PathBuf::from(r.out_dir)),
+                    resume: r.resume,
+                    retry_failed: r.retry_failed,
+                    actions_from: r.actions_from,
+                },
             )
             .await?;
         Ok(Response::new(SubmitSweepResponse {

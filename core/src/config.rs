@@ -198,13 +198,32 @@ pub struct PriceConfig {
 }
 
 /// Requests and tokens per minute allowed for one backbone, across the whole cluster.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
     #[serde(default)]
     pub requests_per_minute: Option<u32>,
     #[serde(default)]
     pub tokens_per_minute: Option<u32>,
+    /// How many seconds of budget may be spent at once (the bucket's size): with 60 requests
+    /// a minute and 5 s, at most 5 requests go out together; the long-run rate is unchanged.
+    /// A single request always fits, however large.
+    #[serde(default = "default_burst_secs")]
+    pub burst_secs: f64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            requests_per_minute: None,
+            tokens_per_minute: None,
+            burst_secs: default_burst_secs(),
+        }
+    }
+}
+
+fn default_burst_secs() -> f64 {
+    5.0
 }
 
 /// One LLM endpoint + model + generation settings + price.
@@ -411,7 +430,8 @@ impl Default for LimitsConfig {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum SandboxKind {
-    /// Docker when the engine answers, else the local-process sandbox with a warning.
+    /// Docker; when no engine answers, an error that names the fix. Never a silent fallback
+    /// to the unisolated local sandbox.
     #[default]
     Auto,
     Docker,
@@ -436,7 +456,9 @@ pub struct SandboxConfig {
     pub cpus: f64,
     #[serde(default = "default_pids")]
     pub pids_limit: i64,
-    /// Container start-ups per second allowed to the daemon, per worker.
+    /// The ceiling of a worker's container start rate. The rate itself adapts to the engine:
+    /// it starts at 4 per second, rises while starts stay fast and succeed, and backs off on
+    /// errors or rising start latency.
     #[serde(default = "default_starts")]
     pub max_starts_per_second: f64,
     /// The OCI runtime Docker runs sandboxes with, e.g. `runsc` (gVisor, registered by
@@ -458,7 +480,7 @@ fn default_pids() -> i64 {
     256
 }
 fn default_starts() -> f64 {
-    4.0
+    50.0
 }
 
 impl Default for SandboxConfig {
@@ -758,6 +780,14 @@ impl SweepConfig {
                     "prices are dollars per million tokens, 0 or more",
                 ));
             }
+            let burst = b.rate_limit.burst_secs;
+            if !(burst.is_finite() && burst > 0.0) {
+                return Err(bad(
+                    &format!("{key}.rate_limit.burst_secs"),
+                    &format!("{burst} is not a positive number of seconds"),
+                    "set it above 0, e.g. `burst_secs = 5.0` (at most 5 s of the budget at once)",
+                ));
+            }
             if b.max_concurrency == Some(0) {
                 return Err(bad(
                     &format!("{key}.max_concurrency"),
@@ -868,7 +898,7 @@ impl SweepConfig {
             return Err(bad(
                 "sandbox.max_starts_per_second",
                 "is not positive",
-                "set e.g. `max_starts_per_second = 4`",
+                "set e.g. `max_starts_per_second = 50` (a ceiling: the rate adapts below it)",
             ));
         }
         let sc = &self.scheduler;
@@ -1047,6 +1077,11 @@ name = "base"
                 "[[backbones]]\nname = \"o\"\nprovider = \"local\"\nmodel = \"x\"\ntemperature = 3.0",
                 "backbones[1].temperature",
                 "outside 0..=2",
+            ),
+            (
+                "[[backbones]]\nname = \"o\"\nprovider = \"local\"\nmodel = \"x\"\n[backbones.rate_limit]\nburst_secs = 0.0",
+                "backbones[1].rate_limit.burst_secs",
+                "not a positive number",
             ),
             (
                 "[[backbones]]\nname = \"o\"\nprovider = \"local\"\nmodel = \"x\"\nmax_concurrency = 0",

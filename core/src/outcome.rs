@@ -100,7 +100,27 @@ pub struct TaskOutcome {
     pub trajectory: Trajectory,
 }
 
+/// The error kind of an attempt that never started because its worker cannot run sandboxes
+/// now (the engine is unreachable or refuses to start containers). The worker hands such a
+/// task back without spending an attempt and pauses leasing until its engine answers again.
+pub const SANDBOX_UNAVAILABLE: &str = "sandbox-unavailable";
+
 impl TaskOutcome {
+    /// An attempt this worker could not start for want of a sandbox: not the task's fault.
+    pub fn sandbox_unavailable(message: String) -> TaskOutcome {
+        TaskOutcome::failure(SANDBOX_UNAVAILABLE, message)
+    }
+
+    /// Whether the attempt failed for want of a sandbox on its worker (see
+    /// [`SANDBOX_UNAVAILABLE`]).
+    pub fn is_sandbox_unavailable(&self) -> bool {
+        self.end == EndReason::Error
+            && self
+                .error
+                .as_ref()
+                .is_some_and(|e| e.kind == SANDBOX_UNAVAILABLE)
+    }
+
     /// An attempt that failed before its agent ran (or never reported): an error of `kind`
     /// and nothing else.
     pub fn failure(kind: &str, message: String) -> TaskOutcome {

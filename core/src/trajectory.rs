@@ -20,6 +20,8 @@ pub enum CallPurpose {
     Docstring,
     /// A vision-model call made by the `visual_qa` tool during a cell.
     Vision,
+    /// A speech-to-text call made by `inspect_file_as_text` on an audio file during a cell.
+    Audio,
 }
 
 /// One LLM request and its reply (or error).

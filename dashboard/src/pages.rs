@@ -34,9 +34,17 @@ pub fn index(root: &str, runs: &Result<Vec<RunSummary>, String>, sweeps: &Sweeps
                     ),
                     None => (esc(&accuracy(r.correct, r.scored)), r.unscored.to_string()),
                 };
+                let unisolated = if r.unisolated > 0 {
+                    format!(
+                        " <span class=\"partial\" title=\"{} tasks ran without container isolation\">unisolated</span>",
+                        r.unisolated
+                    )
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     b,
-                    "<tr><td><a href=\"{}\">{}</a></td><td class=\"n\">{}</td><td class=\"n\">{acc}</td><td class=\"n\">{unscored}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+                    "<tr><td><a href=\"{}\">{}</a>{unisolated}</td><td class=\"n\">{}</td><td class=\"n\">{acc}</td><td class=\"n\">{unscored}</td><td class=\"n\">{}</td><td>{}</td></tr>",
                     esc(&href),
                     esc(&r.name),
                     r.tasks,
@@ -353,6 +361,12 @@ pub fn trajectory(
         esc(run)
     );
     if let Some(r) = record {
+        if r.sandbox_kind == "local" {
+            b.push_str(
+                "<p class=\"partial\"><strong>UNISOLATED</strong>: this task ran in the local-process \
+                 sandbox; its code ran on the host without container isolation.</p>\n",
+            );
+        }
         record_summary(r, &mut b);
     }
     match serde_json::from_value::<Trajectory>(json.clone()) {

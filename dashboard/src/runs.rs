@@ -150,6 +150,8 @@ pub struct RunSummary {
     pub last_modified_unix_ms: u64,
     /// Why the results could not be read, when they could not.
     pub error: Option<String>,
+    /// Tasks that ran in the local-process sandbox, without container isolation.
+    pub unisolated: u64,
 }
 
 impl RunSummary {
@@ -183,6 +185,7 @@ impl RunSummary {
         s.accuracy = (scored > 0).then(|| correct as f64 / scored as f64);
         s.cost_usd = cost;
         s.statuses = statuses;
+        s.unisolated = records.iter().filter(|r| r.sandbox_kind == "local").count() as u64;
         s
     }
 
@@ -205,6 +208,7 @@ impl RunSummary {
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             last_modified_unix_ms: ms,
             error: None,
+            unisolated: 0,
         }
     }
 }

@@ -4,8 +4,8 @@
 //! One [`OpenAiClient`] serves one backbone; it is cheap to share behind an `Arc`.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use herd_core::config::{BackboneConfig, StructuredOutput};
@@ -17,10 +17,11 @@ use serde_json::{Value, json};
 
 use crate::cost::{Usage, price_usage};
 use crate::ratelimit::{self, RateLimiter, estimate_tokens, is_limited};
-use crate::retry::{RetryPolicy, parse_retry_after, parse_retry_after_ms};
+use crate::retry::{RetryPolicy, retry_hint};
 use crate::secret::{ApiKey, scrub};
 use crate::stats::{BackboneStats, GaugeGuard, RetryCause};
 use crate::{ChatModel, ChatRequest, ChatResponse, LlmError, RetryCounts};
+use herd_core::retry::Retryable;
 
 /// Longest server message kept in an error.
 const MAX_ERROR_CHARS: usize = 2_000;
@@ -216,7 +217,7 @@ impl OpenAiClient {
             Err(e) => return Err(transport_failure(&e, self.key.as_ref())),
         };
         let status = resp.status();
-        let hint = retry_hint(resp.headers());
+        let hint = server_hint(resp.headers());
         let text = match resp.text().await {
             Ok(t) => t,
             Err(e) => return Err(transport_failure(&e, self.key.as_ref())),
@@ -246,118 +247,153 @@ impl OpenAiClient {
     }
 }
 
+impl OpenAiClient {
+    /// One attempt: waits for the rate limiter, sends, and on success records the usage and
+    /// settles the limiter's estimate.
+    async fn attempt(&self, body: &Value, estimate: u64) -> Result<Reply, Failure> {
+        let limits = self.cfg.rate_limit;
+        if let Some(limiter) = self.limiter.as_deref().filter(|_| is_limited(&limits))
+            && let Err(e) = ratelimit::acquire(
+                limiter,
+                &self.limiter_key,
+                &limits,
+                estimate,
+                &self.stats,
+                &self.cfg.name,
+            )
+            .await
+        {
+            tracing::warn!(backbone = %self.cfg.name, error = %e, "rate limiter failed; sending without it");
+        }
+        self.stats.calls.fetch_add(1, Ordering::Relaxed);
+        let reply = {
+            let _flight = GaugeGuard::new(&self.stats.in_flight_now);
+            self.send_once(body).await?
+        };
+        let usage = reply.usage;
+        self.stats.record_usage(
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.cached_prompt_tokens,
+            price_usage(&usage, &self.cfg.price),
+        );
+        if let Some(limiter) = self.limiter.as_deref().filter(|_| is_limited(&limits)) {
+            let actual = usage.prompt_tokens + usage.completion_tokens;
+            let delta = actual as i64 - estimate as i64;
+            if let Err(e) = limiter.settle(&self.limiter_key, &limits, delta).await {
+                tracing::warn!(backbone = %self.cfg.name, error = %e, "rate limiter settle failed");
+            }
+        }
+        Ok(reply)
+    }
+}
+
 #[async_trait]
 impl ChatModel for OpenAiClient {
+    /// Sends under the shared retry policy: 429, 5xx, 408, connection errors and timeouts are
+    /// retried up to `max_retries` times (the server's `Retry-After` in place of the backoff,
+    /// capped), each retry counted in the reply, the stats and the log; another 4xx or a
+    /// malformed reply fails at once.
     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, LlmError> {
         let started = Instant::now();
         let body = self.request_body(req);
         let prompt_chars: usize = req.messages.iter().map(|m| m.content.len()).sum();
         let estimate = estimate_tokens(prompt_chars, req.max_tokens.or(self.cfg.max_tokens));
-        let limits = self.cfg.rate_limit;
-        let mut retries = RetryCounts::default();
-        let mut attempt: u32 = 0;
-        loop {
-            attempt += 1;
-            if let Some(limiter) = self.limiter.as_deref().filter(|_| is_limited(&limits))
-                && let Err(e) = ratelimit::acquire(
-                    limiter,
-                    &self.limiter_key,
-                    &limits,
-                    estimate,
-                    &self.stats,
-                    &self.cfg.name,
-                )
-                .await
-            {
-                tracing::warn!(backbone = %self.cfg.name, error = %e, "rate limiter failed; sending without it");
-            }
-            self.stats.calls.fetch_add(1, Ordering::Relaxed);
-            let outcome = {
-                let _flight = GaugeGuard::new(&self.stats.in_flight_now);
-                self.send_once(&body).await
+        let retries = Mutex::new(RetryCounts::default());
+        let attempts = AtomicU32::new(0);
+        let stats = self.stats.clone();
+        let outcome = (|| {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            self.attempt(&body, estimate)
+        })
+        .retry(self.policy.schedule(self.cfg.max_retries))
+        .when(|f: &Failure| matches!(f, Failure::Retry { .. }))
+        .adjust(|f, backoff| match f {
+            Failure::Retry { hint, .. } => self.policy.adjust(*hint, backoff),
+            Failure::Fatal(_) => None,
+        })
+        .notify(|f, wait| {
+            let Failure::Retry {
+                cause,
+                status,
+                hint,
+                message,
+            } = f
+            else {
+                return;
             };
-            match outcome {
-                Ok(reply) => {
-                    let usage = reply.usage;
-                    let cost = price_usage(&usage, &self.cfg.price);
-                    self.stats.record_usage(
-                        usage.prompt_tokens,
-                        usage.completion_tokens,
-                        usage.cached_prompt_tokens,
-                        cost,
-                    );
-                    if let Some(limiter) = self.limiter.as_deref().filter(|_| is_limited(&limits)) {
-                        let actual = usage.prompt_tokens + usage.completion_tokens;
-                        let delta = actual as i64 - estimate as i64;
-                        if let Err(e) = limiter.settle(&self.limiter_key, &limits, delta).await {
-                            tracing::warn!(backbone = %self.cfg.name, error = %e, "rate limiter settle failed");
-                        }
-                    }
-                    let model = reply.model.unwrap_or_else(|| self.cfg.model.clone());
-                    *self.server_model.lock() = Some(model.clone());
-                    return Ok(ChatResponse {
-                        content: reply.content,
-                        prompt_tokens: usage.prompt_tokens,
-                        completion_tokens: usage.completion_tokens,
-                        cost_usd: cost,
-                        cached: false,
-                        latency_ms: started.elapsed().as_millis() as u64,
-                        retries,
-                        model,
-                    });
+            let cause = *cause;
+            {
+                let mut r = retries.lock();
+                match cause {
+                    RetryCause::RateLimited => r.rate_limited += 1,
+                    RetryCause::ServerError => r.server_error += 1,
+                    RetryCause::Connection => r.connection += 1,
+                    RetryCause::Timeout => r.timeout += 1,
                 }
-                Err(Failure::Fatal(e)) => {
-                    if matches!(e, LlmError::Client { .. }) {
-                        self.stats.client_errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                    self.stats.failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(backbone = %self.cfg.name, error = %e, "llm request failed; not retrying");
-                    return Err(e);
+            }
+            let wait_ms = wait.as_millis() as u64;
+            self.stats.record_retry(cause, *status, wait_ms);
+            tracing::warn!(
+                backbone = %self.cfg.name,
+                cause = cause.as_str(),
+                status = status.unwrap_or(0),
+                wait_ms,
+                retry_after_ms = hint.map(|h| h.as_millis() as u64),
+                attempt = attempts.load(Ordering::Relaxed),
+                max_retries = self.cfg.max_retries,
+                error = %message,
+                "retrying llm request"
+            );
+        })
+        .sleep(move |wait: Duration| {
+            // The wait shows in the live stats as a call in retry.
+            let stats = stats.clone();
+            async move {
+                let _retrying = GaugeGuard::new(&stats.in_retry_now);
+                tokio::time::sleep(wait).await;
+            }
+        })
+        .await;
+        let attempts = attempts.load(Ordering::Relaxed);
+        match outcome {
+            Ok(reply) => {
+                let usage = reply.usage;
+                let model = reply.model.unwrap_or_else(|| self.cfg.model.clone());
+                *self.server_model.lock() = Some(model.clone());
+                Ok(ChatResponse {
+                    content: reply.content,
+                    prompt_tokens: usage.prompt_tokens,
+                    completion_tokens: usage.completion_tokens,
+                    cost_usd: price_usage(&usage, &self.cfg.price),
+                    cached: false,
+                    latency_ms: started.elapsed().as_millis() as u64,
+                    retries: retries.into_inner(),
+                    model,
+                })
+            }
+            Err(Failure::Fatal(e)) => {
+                if matches!(e, LlmError::Client { .. }) {
+                    self.stats.client_errors.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(Failure::Retry {
-                    cause,
-                    status,
-                    hint,
-                    message,
-                }) => {
-                    if attempt > self.cfg.max_retries {
-                        self.stats.count_cause(cause);
-                        self.stats.failures.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(
-                            backbone = %self.cfg.name,
-                            cause = cause.as_str(),
-                            attempts = attempt,
-                            error = %message,
-                            "llm request gave up after its retries"
-                        );
-                        return Err(LlmError::Unavailable {
-                            attempts: attempt,
-                            message: format!("backbone `{}`: last error: {message}", self.cfg.name),
-                        });
-                    }
-                    match cause {
-                        RetryCause::RateLimited => retries.rate_limited += 1,
-                        RetryCause::ServerError => retries.server_error += 1,
-                        RetryCause::Connection => retries.connection += 1,
-                        RetryCause::Timeout => retries.timeout += 1,
-                    }
-                    let wait = self.policy.wait(attempt - 1, hint);
-                    let wait_ms = wait.as_millis() as u64;
-                    self.stats.record_retry(cause, status, wait_ms);
-                    tracing::warn!(
-                        backbone = %self.cfg.name,
-                        cause = cause.as_str(),
-                        status = status.unwrap_or(0),
-                        wait_ms,
-                        retry_after_ms = hint.map(|h| h.as_millis() as u64),
-                        attempt,
-                        max_retries = self.cfg.max_retries,
-                        error = %message,
-                        "retrying llm request"
-                    );
-                    let _retrying = GaugeGuard::new(&self.stats.in_retry_now);
-                    tokio::time::sleep(wait).await;
-                }
+                self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(backbone = %self.cfg.name, error = %e, "llm request failed; not retrying");
+                Err(e)
+            }
+            Err(Failure::Retry { cause, message, .. }) => {
+                self.stats.count_cause(cause);
+                self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    backbone = %self.cfg.name,
+                    cause = cause.as_str(),
+                    attempts,
+                    error = %message,
+                    "llm request gave up after its retries"
+                );
+                Err(LlmError::Unavailable {
+                    attempts,
+                    message: format!("backbone `{}`: last error: {message}", self.cfg.name),
+                })
             }
         }
     }
@@ -431,11 +467,9 @@ fn sanitize_schema_name(s: &str) -> String {
     if n.is_empty() { "reply".into() } else { n }
 }
 
-fn retry_hint(h: &HeaderMap) -> Option<Duration> {
+fn server_hint(h: &HeaderMap) -> Option<Duration> {
     let get = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
-    get("retry-after-ms")
-        .and_then(parse_retry_after_ms)
-        .or_else(|| get("retry-after").and_then(|v| parse_retry_after(v, SystemTime::now())))
+    retry_hint(get("retry-after-ms"), get("retry-after"))
 }
 
 fn transport_failure(e: &reqwest::Error, key: Option<&ApiKey>) -> Failure {

@@ -13,10 +13,12 @@ use herd_llm::{
     RedisResponseCache, ResponseCache,
 };
 
+/// `n` requests a minute, all of them allowed at once (a whole minute of burst).
 fn rpm(n: u32) -> RateLimits {
     RateLimits {
         requests_per_minute: Some(n),
         tokens_per_minute: None,
+        burst_secs: 60.0,
     }
 }
 
@@ -49,6 +51,7 @@ async fn local_limiter_counts_tokens_and_settles() {
     let limits = RateLimits {
         requests_per_minute: None,
         tokens_per_minute: Some(1000),
+        burst_secs: 60.0,
     };
     assert_eq!(l.try_acquire("k", &limits, 800).await.unwrap(), None);
     assert!(l.try_acquire("k", &limits, 300).await.unwrap().is_some());
@@ -123,11 +126,52 @@ async fn two_redis_limiters_share_one_budget() {
     let tl = RateLimits {
         requests_per_minute: None,
         tokens_per_minute: Some(1000),
+        burst_secs: 60.0,
     };
     assert_eq!(a.try_acquire("tok", &tl, 900).await.unwrap(), None);
     assert!(b.try_acquire("tok", &tl, 200).await.unwrap().is_some());
     b.settle("tok", &tl, -500).await.unwrap();
     assert_eq!(a.try_acquire("tok", &tl, 200).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn two_redis_limiters_share_one_burst_of_a_few_seconds() {
+    let redis = RedisServer::start().await;
+    let a = RedisRateLimiter::connect(&redis.url)
+        .await
+        .unwrap()
+        .with_prefix("t2");
+    let b = RedisRateLimiter::connect(&redis.url)
+        .await
+        .unwrap()
+        .with_prefix("t2");
+    // 60 a minute with the default 5 s burst: 5 requests at once between both workers.
+    let limits = RateLimits {
+        requests_per_minute: Some(60),
+        ..RateLimits::default()
+    };
+    assert_eq!(limits.burst_secs, 5.0);
+    let mut granted = 0;
+    for i in 0..20 {
+        let l = if i % 2 == 0 { &a } else { &b };
+        if l.try_acquire("backbone", &limits, 0)
+            .await
+            .unwrap()
+            .is_none()
+        {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 5);
+    let wait = a
+        .try_acquire("backbone", &limits, 0)
+        .await
+        .unwrap()
+        .expect("the burst is spent");
+    assert!(
+        wait <= Duration::from_secs(1),
+        "one request a second: {wait:?}"
+    );
 }
 
 #[tokio::test]

@@ -49,6 +49,8 @@ pub enum ReportError {
     Chart { chart: String, message: String },
     #[error("GAIA submission: {0}")]
     Gaia(String),
+    #[error("`{0}` already exists; rescoring never overwrites: remove it or pass `--out DIR`")]
+    Exists(PathBuf),
 }
 
 pub type Result<T, E = ReportError> = std::result::Result<T, E>;

@@ -11,6 +11,7 @@ pub mod model;
 pub(crate) mod phases;
 pub mod queries;
 pub mod render;
+pub mod rescore;
 pub mod stats;
 pub mod store;
 #[cfg(test)]

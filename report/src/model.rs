@@ -19,6 +19,9 @@ pub struct Header {
     pub models: Vec<(String, String)>,
     /// `(sandbox kind, image)`.
     pub sandboxes: Vec<(String, String)>,
+    /// Tasks whose cells ran in the local-process sandbox, on the host, without container
+    /// isolation (`sandbox.kind = "local"`); every page says so at the top.
+    pub unisolated_tasks: u64,
     /// Result rows present.
     pub tasks: u64,
     /// `(status, count)` over all rows.
@@ -26,6 +29,19 @@ pub struct Header {
     pub partial: Option<PartialRun>,
     /// What each benchmark × backbone × arm's headline numbers count.
     pub scopes: Vec<ArmScope>,
+}
+
+impl Header {
+    /// The warning every page of an unisolated run starts with, if the run was one.
+    pub fn unisolated_warning(&self) -> Option<String> {
+        (self.unisolated_tasks > 0).then(|| {
+            format!(
+                "{} of {} tasks ran in the local-process sandbox (`sandbox.kind = \"local\"`): \
+                 their code ran on the host without container isolation",
+                self.unisolated_tasks, self.tasks
+            )
+        })
+    }
 }
 
 /// Which tasks one benchmark × backbone × arm's headline numbers count. A train-then-test

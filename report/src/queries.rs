@@ -214,6 +214,15 @@ fn header(lf: &LazyFrame, attempts: Option<&DataFrame>, opts: &ReportOptions) ->
     let c = Cols(&status_df);
     let statuses: Vec<(String, u64)> = c.strs("status")?.into_iter().zip(c.u64s("n")?).collect();
     let tasks: u64 = statuses.iter().map(|s| s.1).sum();
+    let kinds_df = distinct(&["sandbox_kind"])?;
+    let c = Cols(&kinds_df);
+    let unisolated_tasks: u64 = c
+        .strs("sandbox_kind")?
+        .into_iter()
+        .zip(c.u64s("n")?)
+        .filter(|(k, _)| k == "local")
+        .map(|(_, n)| n)
+        .sum();
     let finished: u64 = statuses
         .iter()
         .filter(|(s, _)| FINAL_STATUSES.contains(&s.as_str()))
@@ -246,6 +255,7 @@ fn header(lf: &LazyFrame, attempts: Option<&DataFrame>, opts: &ReportOptions) ->
         dataset_fingerprints: pairs("benchmark", "dataset_fingerprint")?,
         models: pairs("backbone", "model_identity")?,
         sandboxes: pairs("sandbox_kind", "sandbox_image")?,
+        unisolated_tasks,
         tasks,
         statuses,
         partial,

@@ -486,6 +486,9 @@ fn header_lines(h: &Header) -> Vec<(&'static str, String)> {
         }
         lines.insert(0, ("PARTIAL", text));
     }
+    if let Some(text) = h.unisolated_warning() {
+        lines.insert(0, ("UNISOLATED", text));
+    }
     lines
 }
 
@@ -499,7 +502,7 @@ fn header_markdown(h: &Header, out: &mut String) {
 fn header_html(h: &Header, out: &mut String) {
     out.push_str("<dl>\n");
     for (k, v) in header_lines(h) {
-        let class = if k == "PARTIAL" {
+        let class = if k == "PARTIAL" || k == "UNISOLATED" {
             " class=\"partial\""
         } else {
             ""
@@ -669,5 +672,37 @@ mod tests {
             serde_json::from_str(&report.to_json().expect("json")).expect("parse");
         assert_eq!(json["accuracy"][0]["correct"], 2);
         assert_eq!(json["paired"][0]["counts"]["a_wrong_b_right"], 6);
+    }
+
+    #[test]
+    fn a_run_with_local_sandboxes_says_unisolated_at_the_top() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut rows = small_table();
+        write_results(dir.path(), &rows, &[]).expect("write");
+        let report = build_report(dir.path(), &ReportOptions::default()).expect("report");
+        assert_eq!(report.header.unisolated_tasks, 0);
+        assert!(!report.to_markdown().contains("UNISOLATED"));
+
+        for r in rows.iter_mut().take(3) {
+            r.sandbox_kind = "local".into();
+            r.sandbox_image = String::new();
+        }
+        write_results(dir.path(), &rows, &[]).expect("write");
+        let report = build_report(dir.path(), &ReportOptions::default()).expect("report");
+        assert_eq!(report.header.unisolated_tasks, 3);
+        let md = report.to_markdown();
+        let first = md
+            .lines()
+            .find(|l| l.starts_with("- **"))
+            .expect("a header line");
+        assert!(
+            first.starts_with("- **UNISOLATED**: 3 of 20 tasks ran in the local-process sandbox"),
+            "{md}"
+        );
+        let html = report.to_html().expect("html");
+        assert!(
+            html.contains("<dt class=\"partial\">UNISOLATED</dt>"),
+            "{html}"
+        );
     }
 }

@@ -169,6 +169,90 @@ pub async fn bench_sandbox(cfg: &SandboxConfig, iterations: usize, burst: usize)
     Ok(out)
 }
 
+/// The engine's container-lifecycle floor: `n` bare containers of the sandbox image (create,
+/// start, wait for `/bin/true`, remove), `concurrency` at a time, with no kernel, pool or
+/// throttle of herd's. Returns the wall time and how many went through; a sweep of `n` tasks
+/// with a fresh container each cannot finish faster than this on the same engine.
+pub async fn start_floor(
+    cfg: &SandboxConfig,
+    n: usize,
+    concurrency: usize,
+) -> Result<(Duration, usize)> {
+    use bollard::models::{ContainerCreateBody, HostConfig};
+    use bollard::query_parameters::{
+        CreateContainerOptions, RemoveContainerOptions, StartContainerOptions, WaitContainerOptions,
+    };
+    use futures::StreamExt;
+
+    let docker = crate::image::connect().await?;
+    let image = cfg.image.clone().unwrap_or_else(crate::image::image_tag);
+    if !crate::image::image_exists(&docker, &image).await? {
+        return Err(crate::SandboxError::ImageMissing(image));
+    }
+    let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let one = |i: usize| {
+        let docker = docker.clone();
+        let image = image.clone();
+        let name = format!("herd-floor-{run_id}-{i}");
+        let runtime = cfg.runtime.clone();
+        async move {
+            let body = ContainerCreateBody {
+                image: Some(image),
+                cmd: Some(vec!["/bin/true".into()]),
+                labels: Some(
+                    [(crate::docker::LABEL_MANAGED.to_owned(), "true".to_owned())]
+                        .into_iter()
+                        .collect(),
+                ),
+                network_disabled: Some(true),
+                host_config: Some(HostConfig {
+                    network_mode: Some("none".into()),
+                    runtime,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            let created = docker
+                .create_container(
+                    Some(CreateContainerOptions {
+                        name: Some(name),
+                        ..Default::default()
+                    }),
+                    body,
+                )
+                .await
+                .map_err(crate::SandboxError::docker("create container"))?;
+            let started = docker
+                .start_container(&created.id, None::<StartContainerOptions>)
+                .await
+                .map_err(crate::SandboxError::docker("start container"));
+            if started.is_ok() {
+                let mut wait = docker.wait_container(&created.id, None::<WaitContainerOptions>);
+                while wait.next().await.is_some() {}
+            }
+            let removed = docker
+                .remove_container(
+                    &created.id,
+                    Some(RemoveContainerOptions {
+                        force: true,
+                        ..Default::default()
+                    }),
+                )
+                .await
+                .map_err(crate::SandboxError::docker("remove container"));
+            started.and(removed)
+        }
+    };
+    let t = Instant::now();
+    let ok = futures::stream::iter(0..n)
+        .map(one)
+        .buffer_unordered(concurrency.max(1))
+        .filter(|r| std::future::ready(r.is_ok()))
+        .count()
+        .await;
+    Ok((t.elapsed(), ok))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

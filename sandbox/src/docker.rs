@@ -18,13 +18,13 @@ use futures::StreamExt;
 use herd_core::config::SandboxConfig;
 use herd_core::kernel::SessionError;
 use herd_core::outcome::SandboxInfo;
-use tokio::sync::{Mutex as AsyncMutex, Semaphore, mpsc};
-use tokio::time::Instant;
+use tokio::sync::mpsc;
 
 use crate::error::{Result, SandboxError};
 use crate::image::KERNEL_PATH_IN_IMAGE;
 use crate::protocol::{KernelConn, LineSplitter};
 use crate::session::{Backend, ExitCause};
+pub(crate) use crate::throttle::StartThrottle;
 
 pub const LABEL_MANAGED: &str = "herd.managed";
 pub const LABEL_WORKER: &str = "herd.worker";
@@ -39,38 +39,6 @@ pub const WORKSPACE: &str = "/workspace";
 pub struct TaskLabels {
     pub sweep: String,
     pub task: String,
-}
-
-/// Throttles container start-ups: at most `rate` per second, at most `concurrency` at once.
-pub(crate) struct StartThrottle {
-    interval: Duration,
-    next: AsyncMutex<Instant>,
-    creates: Semaphore,
-}
-
-impl StartThrottle {
-    pub(crate) fn new(rate: f64, concurrency: usize) -> Self {
-        let interval = if rate.is_finite() && rate > 0.0 {
-            Duration::from_secs_f64(1.0 / rate)
-        } else {
-            Duration::ZERO
-        };
-        StartThrottle {
-            interval,
-            next: AsyncMutex::new(Instant::now()),
-            creates: Semaphore::new(concurrency.max(1)),
-        }
-    }
-
-    /// Waits for this start's slot.
-    async fn wait_turn(&self) {
-        let mut next = self.next.lock().await;
-        let now = Instant::now();
-        if *next > now {
-            tokio::time::sleep_until(*next).await;
-        }
-        *next = Instant::now().max(*next) + self.interval;
-    }
 }
 
 /// What every container of one provider shares.
@@ -265,7 +233,17 @@ pub(crate) async fn start_container(
         .await
         .map_err(|_| SandboxError::ShutDown)?;
     shared.throttle.wait_turn().await;
+    let started = std::time::Instant::now();
+    let r = create_and_start(shared, task, network).await;
+    shared.throttle.observe(started.elapsed(), r.is_ok());
+    r
+}
 
+async fn create_and_start(
+    shared: &Arc<DockerShared>,
+    task: Option<&TaskLabels>,
+    network: bool,
+) -> Result<ReadyContainer> {
     let mut labels = HashMap::new();
     labels.insert(LABEL_MANAGED.to_owned(), "true".to_owned());
     labels.insert(LABEL_WORKER.to_owned(), shared.worker_id.clone());

@@ -5,8 +5,12 @@ use std::path::PathBuf;
 /// A failure to build, start or manage sandboxes (a cell's own failures are in `CellOutcome`).
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
-    #[error("docker engine did not answer: {0}")]
-    DockerUnavailable(String),
+    #[error(
+        "no docker engine answers at `{host}`: {message}; start Docker (or point DOCKER_HOST \
+         at one), or set `sandbox.kind = \"local\"` in the sweep config to run cells on this \
+         host without isolation"
+    )]
+    DockerUnavailable { host: String, message: String },
     #[error("docker call `{op}` failed: {source}")]
     Docker {
         op: &'static str,
@@ -17,6 +21,11 @@ pub enum SandboxError {
         "sandbox image `{0}` is not present: run `herd sandbox build` (or scripts/setup-sandbox.sh)"
     )]
     ImageMissing(String),
+    #[error(
+        "the docker engine has no runtime `{runtime}` (it knows: {known}): register it (for \
+         gVisor, scripts/setup-runsc.sh) or remove `sandbox.runtime` from the sweep config"
+    )]
+    RuntimeMissing { runtime: String, known: String },
     #[error("building the sandbox root filesystem failed ({status}); log: {log}\n{tail}")]
     RootfsBuild {
         status: String,

@@ -71,15 +71,19 @@ pub fn default_cache_dir() -> PathBuf {
 }
 
 pub(crate) async fn connect() -> Result<Docker> {
+    let unavailable = |e: bollard::errors::Error| SandboxError::DockerUnavailable {
+        host: std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".into()),
+        message: e.to_string(),
+    };
     let docker = Docker::connect_with_local_defaults()
-        .map_err(|e| SandboxError::DockerUnavailable(e.to_string()))?
+        .map_err(unavailable)?
         .negotiate_version()
         .await
-        .map_err(|e| SandboxError::DockerUnavailable(e.to_string()))?;
-    docker
-        .ping()
-        .await
-        .map_err(|e| SandboxError::DockerUnavailable(e.to_string()))?;
+        .map_err(unavailable)?;
+    docker.ping().await.map_err(unavailable)?;
     Ok(docker)
 }
 

@@ -13,8 +13,9 @@ mod local;
 mod protocol;
 mod provider;
 mod session;
+pub mod throttle;
 
-pub use bench::bench_sandbox;
+pub use bench::{bench_sandbox, start_floor};
 pub use docker::{
     LABEL_MANAGED, LABEL_POOL, LABEL_SWEEP, LABEL_TASK, LABEL_WORKER, TaskLabels, WORKSPACE,
     remove_orphans,
@@ -25,7 +26,7 @@ pub use image::{
     image_tag, recipe_hash, rootfs_hash,
 };
 pub use local::host_python;
-pub use provider::SandboxProvider;
+pub use provider::{SandboxProvider, check_engine, preflight};
 pub use session::INTERRUPT_GRACE;
 
 /// The kernel's source, as baked into the image and written for local sessions.

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use herd_core::config::{SandboxConfig, SandboxKind};
 use herd_core::kernel::CodeSession;
+use herd_core::retry::{self, Retryable};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -69,11 +70,44 @@ impl Pool {
     }
 }
 
+/// Checks, before any task runs, that sandboxes of `cfg` can start on this host: for `docker`
+/// (and `auto`) an engine answers, the image is present and the runtime, when one is set, is
+/// registered with the engine. `local` needs nothing. Errors name the fix.
+pub async fn preflight(cfg: &SandboxConfig) -> Result<()> {
+    if cfg.kind == SandboxKind::Local {
+        return Ok(());
+    }
+    let docker = connect().await?;
+    let image = cfg.image.clone().unwrap_or_else(image_tag);
+    if !image_exists(&docker, &image).await? {
+        return Err(SandboxError::ImageMissing(image));
+    }
+    if let Some(runtime) = &cfg.runtime {
+        let info = docker
+            .info()
+            .await
+            .map_err(SandboxError::docker("engine info"))?;
+        let known: Vec<String> = info.runtimes.unwrap_or_default().into_keys().collect();
+        if !known.contains(runtime) {
+            return Err(SandboxError::RuntimeMissing {
+                runtime: runtime.clone(),
+                known: known.join(", "),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks that a Docker engine answers (a worker's start-up check; sweeps bring their images).
+pub async fn check_engine() -> Result<()> {
+    connect().await.map(|_| ())
+}
+
 impl SandboxProvider {
-    /// Opens a provider for `worker_id`. Docker (explicit, or `auto` when the engine answers
-    /// and the image exists) first removes containers an earlier run of this worker id left,
-    /// then starts filling the warm pool; otherwise the local-process sandbox is used, with a
-    /// warning, for `auto`.
+    /// Opens a provider for `worker_id`. Docker (`docker` or `auto`) first removes containers
+    /// an earlier run of this worker id left, then starts filling the warm pool; when no engine
+    /// answers it is an error naming the fix: herd never falls back to the unisolated
+    /// local-process sandbox unless the config asks for it (`local`).
     pub async fn new(cfg: &SandboxConfig, worker_id: &str) -> Result<Self> {
         let image = cfg.image.clone().unwrap_or_else(image_tag);
         match cfg.kind {
@@ -83,18 +117,7 @@ impl SandboxProvider {
                 );
                 Ok(Self::local(cfg))
             }
-            SandboxKind::Docker => Self::docker(cfg, worker_id, image).await,
-            SandboxKind::Auto => match Self::docker(cfg, worker_id, image.clone()).await {
-                Ok(p) => Ok(p),
-                Err(e) => {
-                    tracing::warn!(
-                        error = %e,
-                        "docker sandbox unavailable; FALLING BACK to the local-process sandbox (no isolation: \
-                         cells run on this host)"
-                    );
-                    Ok(Self::local(cfg))
-                }
-            },
+            SandboxKind::Docker | SandboxKind::Auto => Self::docker(cfg, worker_id, image).await,
         }
     }
 
@@ -281,8 +304,15 @@ fn session(
     Box::new(KernelSession::new(backend, ready.conn))
 }
 
+/// The pool's refill schedule: 500 ms doubling to 30 s with jitter, without end.
+fn refill_schedule() -> retry::ExponentialBuilder {
+    retry::schedule(Duration::from_millis(500), Duration::from_secs(30), 1).without_max_times()
+}
+
+/// Keeps the pool full. A failed start (any engine error) is retried on the shared schedule
+/// ([`refill_schedule`]), each failure logged; the schedule starts afresh after a success,
+/// and stopping the pool drops the retry at once.
 async fn refill_loop(shared: Arc<DockerShared>, pool: Arc<Pool>) {
-    let mut backoff = Duration::from_millis(500);
     loop {
         if pool.stop.is_cancelled() {
             return;
@@ -293,13 +323,18 @@ async fn refill_loop(shared: Arc<DockerShared>, pool: Arc<Pool>) {
                 _ = pool.stop.cancelled() => return,
             }
         }
+        let start = (|| start_container(&shared, None, false))
+            .retry(refill_schedule())
+            .when(|_: &SandboxError| true)
+            .notify(|e: &SandboxError, wait: Duration| {
+                tracing::warn!(error = %e, retry_in = ?wait, "failed to start a pooled sandbox; retrying");
+            });
         let started = tokio::select! {
-            r = start_container(&shared, None, false) => r,
+            r = start => r,
             _ = pool.stop.cancelled() => return,
         };
         match started {
             Ok(mut ready) => {
-                backoff = Duration::from_millis(500);
                 if pool.stop.is_cancelled() {
                     ready.guard.remove().await;
                     return;
@@ -308,13 +343,13 @@ async fn refill_loop(shared: Arc<DockerShared>, pool: Arc<Pool>) {
                     q.push_back(ready);
                 }
             }
+            // Unreachable with an endless schedule; kept so a bounded one cannot spin.
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "failed to start a pooled sandbox");
+                tracing::warn!(error = %e, "gave up starting a pooled sandbox");
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(Duration::from_secs(30)) => {}
                     _ = pool.stop.cancelled() => return,
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
             }
         }
     }

@@ -401,3 +401,124 @@ pub fn assert_one_result_each(results: &[herd_core::ResultRecord], expected: usi
         );
     }
 }
+
+/// herd's deployment images, as `scripts/build-images.sh` tagged them.
+pub struct Images {
+    pub runtime: String,
+    pub redis: String,
+    pub qdrant: String,
+}
+
+/// Builds (or finds up to date) the runtime, Redis and Qdrant images with
+/// `scripts/build-images.sh`, once per test process (the script also writes the tags to
+/// `tags.env`, see [`tags_env_path`]).
+pub fn images() -> &'static Images {
+    static IMAGES: std::sync::OnceLock<Images> = std::sync::OnceLock::new();
+    IMAGES.get_or_init(|| {
+        let script = workspace_root().join("scripts/build-images.sh");
+        let out = Command::new(&script)
+            .args(["runtime", "redis", "qdrant"])
+            .env("HERD_BIN", herd_bin())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "scripts/build-images.sh runtime redis qdrant failed (the container tests need its \
+             herd-runtime, herd-redis and herd-qdrant images):\n{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tag = |repo: &str| {
+            stdout
+                .split_whitespace()
+                .find(|w| w.starts_with(&format!("{repo}:")))
+                .unwrap_or_else(|| {
+                    panic!("scripts/build-images.sh printed no {repo} tag: {stdout}")
+                })
+                .to_string()
+        };
+        Images {
+            runtime: tag("herd-runtime"),
+            redis: tag("herd-redis"),
+            qdrant: tag("herd-qdrant"),
+        }
+    })
+}
+
+/// The workspace's root directory.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// The file in which `scripts/build-images.sh` records the image tags for
+/// `docker compose --env-file` (`$HERD_CACHE_DIR/images/tags.env`).
+pub fn tags_env_path() -> PathBuf {
+    let cache = std::env::var_os("HERD_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/herd")))
+        .expect("HERD_CACHE_DIR or HOME");
+    cache.join("images/tags.env")
+}
+
+/// The host's models directory (`$HERD_MODELS`, else `~/.cache/herd/models`), which holds the
+/// action embedder (`all-minilm-l6-v2`, from scripts/fetch-embedder.sh).
+pub fn models_dir() -> PathBuf {
+    std::env::var_os("HERD_MODELS")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/herd/models")))
+        .expect("HERD_MODELS or HOME")
+}
+
+/// Runs `docker ARGS…`; returns (success, stdout, stderr).
+pub fn docker(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker must be installed for the container tests");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs `docker ARGS…`, panicking on failure; returns its stdout.
+pub fn docker_ok(args: &[&str]) -> String {
+    let (ok, out, err) = docker(args);
+    assert!(ok, "docker {} failed: {err}", args.join(" "));
+    out
+}
+
+/// Ids of the containers (running or not) carrying the Docker label `label`.
+pub fn labelled_containers(label: &str) -> Vec<String> {
+    docker_ok(&["ps", "-aq", "--filter", &format!("label={label}")])
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A docker-sandbox herd-mini sweep over the items `ids`, one arm (`accumulation`: `off`,
+/// `online`, …) and the scripted model at `model_url` (as the containers reach it, e.g.
+/// `http://model:8000/v1`; no cache, two retries).
+pub fn mini_docker_sweep(name: &str, ids: &[&str], accumulation: &str, model_url: &str) -> String {
+    let ids = ids
+        .iter()
+        .map(|i| format!("{i:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let backbone = format!(
+        "[[backbones]]\nname = \"fake\"\nprovider = \"openai\"\nmodel = \"fake-model\"\n\
+         base_url = \"{model_url}\"\ntemperature = 0.0\ncache = \"off\"\nmax_retries = 2\n\
+         request_timeout_secs = 20\n"
+    );
+    sweep_text(
+        name,
+        &format!("ids = [{ids}]"),
+        &backbone,
+        &arm_text("base", accumulation),
+        "docker",
+    )
+}

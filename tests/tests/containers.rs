@@ -8,13 +8,18 @@
 //! partitioned and restarted; every task must end with exactly one result, the expected
 //! accuracy, its attempts recorded, nothing acknowledged lost and no sandbox left behind.
 //!
-//! Images come from `scripts/build-images.sh runtime redis` (run once per test process; a
-//! no-op when up to date); the sandbox image must exist (`scripts/setup-sandbox.sh`).
+//! Two clusters have more: a Qdrant server (`herd-qdrant`) holding the coordinator's action
+//! store, restarted mid-sweep under an online arm; a worker whose Docker engine refuses to
+//! start containers (`tests/fixtures/fake_engine.py`, on a unix socket its `DOCKER_HOST`
+//! names). The compose deployment itself is tested in `compose.rs`.
+//!
+//! Images come from `scripts/build-images.sh runtime redis qdrant` (run once per test process;
+//! a no-op when up to date); the sandbox image must exist (`scripts/setup-sandbox.sh`), and
+//! the action embedder (`scripts/fetch-embedder.sh`) for the Qdrant test.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use herd_core::{AttemptRecord, ResultRecord};
@@ -28,75 +33,6 @@ const IDS: [&str; 4] = [
     "mini-arith-04",
 ];
 const TOKEN: &str = "container-test-token";
-
-struct Images {
-    runtime: String,
-    redis: String,
-}
-
-/// Builds (or finds up to date) the runtime and Redis images, once per test process.
-fn images() -> &'static Images {
-    static IMAGES: OnceLock<Images> = OnceLock::new();
-    IMAGES.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("workspace root");
-        let script = root.join("scripts/build-images.sh");
-        let out = Command::new(&script)
-            .args(["runtime", "redis"])
-            .env("HERD_BIN", herd_bin())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "scripts/build-images.sh runtime redis failed (the container tests need its \
-             herd-runtime and herd-redis images):\n{stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let tag = |repo: &str| {
-            stdout
-                .split_whitespace()
-                .find(|w| w.starts_with(&format!("{repo}:")))
-                .unwrap_or_else(|| {
-                    panic!("scripts/build-images.sh printed no {repo} tag: {stdout}")
-                })
-                .to_string()
-        };
-        Images {
-            runtime: tag("herd-runtime"),
-            redis: tag("herd-redis"),
-        }
-    })
-}
-
-/// Runs `docker ARGS…`; returns (success, stdout, stderr).
-fn docker(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker must be installed for the container tests");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// Runs `docker ARGS…`, panicking on failure; returns its stdout.
-fn docker_ok(args: &[&str]) -> String {
-    let (ok, out, err) = docker(args);
-    assert!(ok, "docker {} failed: {err}", args.join(" "));
-    out
-}
-
-/// Ids of the containers (running or not) carrying the Docker label `label`.
-fn containers(label: &str) -> Vec<String> {
-    docker_ok(&["ps", "-aq", "--filter", &format!("label={label}")])
-        .split_whitespace()
-        .map(str::to_string)
-        .collect()
-}
 
 /// The group owning the host's Docker socket (the workers join it, as in compose).
 fn docker_gid() -> String {
@@ -120,12 +56,29 @@ struct Cluster {
     images: &'static Images,
     lease_secs: String,
     workers: Mutex<Vec<String>>,
+    /// The API key of the cluster's Qdrant server (none: the coordinator hosts no actions).
+    qdrant_key: Option<String>,
+}
+
+/// What a cluster has beyond Redis, the model and a coordinator.
+#[derive(Default)]
+struct Setup<'a> {
+    /// A Qdrant server (`herd-qdrant`, alias `qdrant`) holding the coordinator's action store
+    /// (else the coordinator runs with `--no-actions`).
+    qdrant: bool,
+    /// The model's code cells, one per step (default: fake_model.py's).
+    steps: Option<&'a [&'a str]>,
 }
 
 impl Cluster {
     /// Networks, Redis, the model (`latency`: seconds per step, e.g. `"2,2"`) and a coordinator.
     /// Leases last `lease_secs` (heartbeats every second).
     fn start(tag: &str, latency: &str, lease_secs: u32) -> Cluster {
+        Cluster::start_with(tag, latency, lease_secs, Setup::default())
+    }
+
+    /// [`Cluster::start`] with the extras of `setup`.
+    fn start_with(tag: &str, latency: &str, lease_secs: u32, setup: Setup) -> Cluster {
         let images = images();
         let port = free_port();
         let name = format!("herdct-{tag}-{}-{port}", std::process::id());
@@ -143,6 +96,7 @@ impl Cluster {
             images,
             lease_secs: lease_secs.to_string(),
             workers: Mutex::new(Vec::new()),
+            qdrant_key: setup.qdrant.then(|| format!("qdrant-key-{name}")),
         };
         // A /24 of our own: try a few until one does not overlap another network.
         let label = format!("herd-test={name}");
@@ -175,18 +129,29 @@ impl Cluster {
         docker_ok(&["network", "create", "--label", &label, &c.pub_net()]);
         docker_ok(&["volume", "create", "--label", &label, &c.redis_volume()]);
         c.start_redis();
+        if c.qdrant_key.is_some() {
+            let embedder = models_dir().join("all-minilm-l6-v2/model.safetensors");
+            assert!(
+                embedder.is_file(),
+                "no action embedder at {} (run scripts/fetch-embedder.sh)",
+                embedder.display()
+            );
+            docker_ok(&["volume", "create", "--label", &label, &c.qdrant_volume()]);
+            c.start_qdrant();
+        }
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fake_model.py");
         let mount = format!("{}:/fake_model.py:ro", fixture.display());
+        let mut opts = vec!["--network-alias", "model", "-v", &mount];
+        let steps = setup
+            .steps
+            .map(|s| format!("FAKE_MODEL_STEPS={}", serde_json::to_string(s).unwrap()));
+        if let Some(steps) = &steps {
+            opts.extend_from_slice(&["-e", steps]);
+        }
+        opts.extend_from_slice(&["--entrypoint", "python3"]);
         c.run(
             "model",
-            &[
-                "--network-alias",
-                "model",
-                "-v",
-                &mount,
-                "--entrypoint",
-                "python3",
-            ],
+            &opts,
             &[&images.runtime, "/fake_model.py", "8000", latency],
         );
         c.start_coordinator("coordinator");
@@ -201,6 +166,9 @@ impl Cluster {
     }
     fn redis_volume(&self) -> String {
         format!("{}-redis", self.name)
+    }
+    fn qdrant_volume(&self) -> String {
+        format!("{}-qdrant", self.name)
     }
     fn container(&self, role: &str) -> String {
         format!("{}-{role}", self.name)
@@ -259,22 +227,110 @@ impl Cluster {
         });
     }
 
+    /// A Qdrant server (alias `qdrant`, its storage on the cluster's volume, the API key
+    /// required); waits until it is ready.
+    fn start_qdrant(&self) {
+        let storage = format!("{}:/qdrant/storage", self.qdrant_volume());
+        let key = format!(
+            "QDRANT__SERVICE__API_KEY={}",
+            self.qdrant_key.as_ref().unwrap()
+        );
+        self.run(
+            "qdrant",
+            &[
+                "--network-alias",
+                "qdrant",
+                "-v",
+                &storage,
+                "--tmpfs",
+                "/qdrant/snapshots:size=64m,uid=10001,gid=10001,mode=0750",
+                "--tmpfs",
+                "/tmp:size=256m",
+                "-e",
+                &key,
+            ],
+            &[&self.images.qdrant],
+        );
+        self.wait_qdrant();
+    }
+
+    /// Waits until Qdrant answers `/readyz` (the image's health check).
+    fn wait_qdrant(&self) {
+        let qdrant = self.container("qdrant");
+        wait_until("qdrant to be ready", Duration::from_secs(60), || {
+            docker(&["exec", &qdrant, "qdrant-healthcheck"]).0
+        });
+    }
+
+    /// `herd actions ARGS…` in a one-off runtime container on the internal network (the
+    /// Qdrant server is reachable from nowhere else), with the API key and the embedder.
+    fn herd_actions(&self, args: &[&str]) -> (bool, String, String) {
+        let models = format!("{}:/models:ro", models_dir().display());
+        let key = format!("HERD_QDRANT_API_KEY={}", self.qdrant_key.as_ref().unwrap());
+        let label = format!("herd-test={}", self.name);
+        let net = self.int_net();
+        let mut all = vec![
+            "run",
+            "--rm",
+            "--label",
+            &label,
+            "--network",
+            &net,
+            "--read-only",
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges:true",
+            "--tmpfs",
+            "/tmp:size=256m",
+            "-v",
+            &models,
+            "-e",
+            &key,
+            "-e",
+            "NO_COLOR=1",
+            &self.images.runtime,
+            "actions",
+        ];
+        all.extend_from_slice(args);
+        docker(&all)
+    }
+
     /// A coordinator on the internal network (alias `coordinator`), published on the test's
-    /// fixed loopback port through the outside network; waits until it serves.
+    /// fixed loopback port through the outside network; waits until it serves. With a Qdrant
+    /// server, it keeps actions there (`--qdrant-url`, the key in the variable
+    /// `--qdrant-api-key-env` names) with the host's embedder; else `--no-actions`.
     fn start_coordinator(&self, role: &str) {
         let name = self.container(role);
         let label = format!("herd-test={}", self.name);
         let publish = format!("127.0.0.1:{}:7700", self.port);
         let data = format!("{}:/data", self.data.display());
         let token = format!("HERD_TOKEN={TOKEN}");
-        docker_ok(&[
+        let models = format!("{}:/models:ro", models_dir().display());
+        let key = format!(
+            "HERD_TEST_QDRANT_KEY={}",
+            self.qdrant_key.as_deref().unwrap_or_default()
+        );
+        let mut store_opts: Vec<&str> = Vec::new();
+        let mut store_args = vec!["--no-actions"];
+        if self.qdrant_key.is_some() {
+            store_opts = vec!["-v", &models, "-e", &key];
+            store_args = vec![
+                "--qdrant-url",
+                "http://qdrant:6334",
+                "--qdrant-api-key-env",
+                "HERD_TEST_QDRANT_KEY",
+            ];
+        }
+        let pub_net = self.pub_net();
+        let mut args = vec![
             "create",
             "--name",
             &name,
             "--label",
             &label,
             "--network",
-            &self.pub_net(),
+            &pub_net,
             "-p",
             &publish,
             "--init",
@@ -293,7 +349,10 @@ impl Cluster {
             "RUST_LOG=info",
             "-e",
             "NO_COLOR=1",
-            &self.images.runtime,
+        ];
+        args.extend_from_slice(&store_opts);
+        args.extend_from_slice(&[
+            self.images.runtime.as_str(),
             "coordinator",
             "--listen",
             "0.0.0.0:7700",
@@ -305,8 +364,9 @@ impl Cluster {
             &self.lease_secs,
             "--heartbeat-secs",
             "1",
-            "--no-actions",
         ]);
+        args.extend_from_slice(&store_args);
+        docker_ok(&args);
         docker_ok(&[
             "network",
             "connect",
@@ -323,32 +383,43 @@ impl Cluster {
 
     /// A worker container with a fixed address (`.10 + n`), one slot, the host's Docker socket.
     fn start_worker(&self, role: &str, n: u8) {
-        let id = self.worker_id(role);
-        self.workers.lock().unwrap().push(id.clone());
-        let ip = format!("{}.{}", self.net, 10 + n);
-        let token = format!("HERD_TOKEN={TOKEN}");
         let gid = docker_gid();
-        self.run(
+        self.start_worker_on(
             role,
+            n,
             &[
-                "--ip",
-                &ip,
-                "--init",
                 "--group-add",
                 &gid,
                 "-v",
                 "/var/run/docker.sock:/var/run/docker.sock",
-                "--tmpfs",
-                "/tmp:size=256m",
-                "--tmpfs",
-                "/data:size=2g,uid=10001,gid=10001,mode=0750",
-                "-e",
-                &token,
-                "-e",
-                "RUST_LOG=info",
-                "-e",
-                "NO_COLOR=1",
             ],
+        );
+    }
+
+    /// A worker container with a fixed address (`.10 + n`) and one slot, whose Docker engine
+    /// the options `engine` give it (mounts, `DOCKER_HOST`).
+    fn start_worker_on(&self, role: &str, n: u8, engine: &[&str]) {
+        let id = self.worker_id(role);
+        self.workers.lock().unwrap().push(id.clone());
+        let ip = format!("{}.{}", self.net, 10 + n);
+        let token = format!("HERD_TOKEN={TOKEN}");
+        let mut opts = vec!["--ip", &ip, "--init"];
+        opts.extend_from_slice(engine);
+        opts.extend_from_slice(&[
+            "--tmpfs",
+            "/tmp:size=256m",
+            "--tmpfs",
+            "/data:size=2g,uid=10001,gid=10001,mode=0750",
+            "-e",
+            &token,
+            "-e",
+            "RUST_LOG=info",
+            "-e",
+            "NO_COLOR=1",
+        ]);
+        self.run(
+            role,
+            &opts,
             &[
                 &self.images.runtime,
                 "worker",
@@ -389,7 +460,7 @@ impl Cluster {
 
     /// The running or stopped sandbox containers of worker `role`, with their task labels.
     fn sandboxes(&self, role: &str) -> Vec<(String, String)> {
-        containers(&format!("herd.worker={}", self.worker_id(role)))
+        labelled_containers(&format!("herd.worker={}", self.worker_id(role)))
             .into_iter()
             .map(|id| {
                 let task = docker(&[
@@ -408,17 +479,12 @@ impl Cluster {
 
     /// Submits a docker-sandbox herd-mini sweep over [`IDS`]; returns its id.
     fn submit(&self, name: &str) -> String {
-        let ids = IDS.map(|i| format!("{i:?}")).join(", ");
-        let backbone = "[[backbones]]\nname = \"fake\"\nprovider = \"openai\"\n\
-             model = \"fake-model\"\nbase_url = \"http://model:8000/v1\"\n\
-             temperature = 0.0\ncache = \"off\"\nmax_retries = 2\nrequest_timeout_secs = 20\n";
-        let text = sweep_text(
-            name,
-            &format!("ids = [{ids}]"),
-            backbone,
-            &arm_text("base", "off"),
-            "docker",
-        );
+        self.submit_arm(name, "off")
+    }
+
+    /// Submits a docker-sandbox herd-mini sweep over [`IDS`] with one arm of `accumulation`.
+    fn submit_arm(&self, name: &str, accumulation: &str) -> String {
+        let text = mini_docker_sweep(name, &IDS, accumulation, "http://model:8000/v1");
         let p = self.dir.path().join(format!("{name}.toml"));
         std::fs::write(&p, text).unwrap();
         submit(&self.url, &p, Some(TOKEN))
@@ -640,7 +706,8 @@ impl Cluster {
             .map(|w| format!("herd.worker={w}"))
             .collect();
         labels.push(format!("herd.sweep={sweep}"));
-        let left = || -> Vec<String> { labels.iter().flat_map(|l| containers(l)).collect() };
+        let left =
+            || -> Vec<String> { labels.iter().flat_map(|l| labelled_containers(l)).collect() };
         let end = Instant::now() + timeout;
         while Instant::now() < end && !left().is_empty() {
             std::thread::sleep(Duration::from_millis(250));
@@ -653,7 +720,7 @@ impl Cluster {
     }
 
     fn dump_logs(&self) {
-        for id in containers(&format!("herd-test={}", self.name)) {
+        for id in labelled_containers(&format!("herd-test={}", self.name)) {
             let name = docker(&["inspect", "-f", "{{.Name}}", &id]).1;
             let (_, out, err) = docker(&["logs", "--tail", "60", &id]);
             eprintln!("===== {} =====\n{out}{err}", name.trim());
@@ -666,9 +733,9 @@ impl Drop for Cluster {
         if std::thread::panicking() {
             self.dump_logs();
         }
-        let mut ids = containers(&format!("herd-test={}", self.name));
+        let mut ids = labelled_containers(&format!("herd-test={}", self.name));
         for w in self.workers.lock().map(|w| w.clone()).unwrap_or_default() {
-            ids.extend(containers(&format!("herd.worker={w}")));
+            ids.extend(labelled_containers(&format!("herd.worker={w}")));
         }
         if !ids.is_empty() {
             let mut args = vec!["rm", "-f", "-v"];
@@ -676,7 +743,13 @@ impl Drop for Cluster {
             let _ = docker(&args);
         }
         let _ = docker(&["network", "rm", &self.int_net(), &self.pub_net()]);
-        let _ = docker(&["volume", "rm", "-f", &self.redis_volume()]);
+        let _ = docker(&[
+            "volume",
+            "rm",
+            "-f",
+            &self.redis_volume(),
+            &self.qdrant_volume(),
+        ]);
     }
 }
 
@@ -938,5 +1011,223 @@ fn redis_restarted_mid_sweep_loses_nothing_acknowledged() {
     c.wait_redis();
     let st = c.wait_done(&id, Duration::from_secs(180));
     c.check_sweep(&st);
+    c.assert_no_sandbox_left(&id, Duration::from_secs(60));
+}
+
+/// A cell that looks for a tool, defines one and calls it (as in qdrant_server.rs); then a
+/// cell that submits.
+const DEFINE: &str = "print(get_relevant_tools('add two numbers', 3))\n\
+def add_two_numbers(a: int, b: int) -> int:\n    \"\"\"Add two whole numbers.\"\"\"\n    return a + b\n\
+print(add_two_numbers(3, 4))";
+const SUBMIT: &str = "submit_final_answer('888')";
+
+/// The text of every trajectory of a finished sweep (gzipped, on the coordinator's volume).
+fn trajectories_text(c: &Cluster, status: &serde_json::Value) -> String {
+    use std::io::Read;
+    let out_dir = status["out_dir"].as_str().expect("out_dir");
+    let rel = out_dir.strip_prefix("/data/").expect("out_dir under /data");
+    let dir = c.data.join(rel).join("trajectories");
+    let mut text = String::new();
+    for e in std::fs::read_dir(&dir).expect("trajectories") {
+        let bytes = std::fs::read(e.unwrap().path()).unwrap();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .unwrap();
+    }
+    text
+}
+
+/// The coordinator keeps the action library in a Qdrant server container; an online arm
+/// stores an action with its first task, and the Qdrant container is SIGKILLed while the
+/// second task waits for its first cell, then started again on the same volume. The
+/// retrieval made meanwhile is a tool error, the stores and task starts are retried: every
+/// task is recorded on its first attempt, the action stored before the outage is still in the
+/// library, and the tasks started after it see and retrieve it.
+#[test]
+fn qdrant_restarted_mid_sweep_with_online_accumulation_loses_no_acknowledged_action() {
+    // Step 0 answers after 2 s: time to stop the server between a task's start and its first
+    // cell (whose retrieval then finds it down).
+    let c = Cluster::start_with(
+        "qdrant",
+        "2,0.2",
+        10,
+        Setup {
+            qdrant: true,
+            steps: Some(&[DEFINE, SUBMIT]),
+        },
+    );
+    c.start_worker("wa", 0);
+    let id = c.submit_arm("qdrant-restarted", "online");
+    // Task 1 ran both steps and has its result (its action was stored before its report);
+    // task 2 has asked for its first cell.
+    wait_until(
+        "task 1's result and task 2's first request",
+        Duration::from_secs(120),
+        || {
+            c.model_requests().len() >= 3
+                && c.status(&id).and_then(|v| v["done"].as_u64()).unwrap_or(0) >= 1
+        },
+    );
+    let qdrant = c.container("qdrant");
+    docker_ok(&["kill", "-s", "KILL", &qdrant]);
+    // Longer than the coordinator's quick retries, shorter than the worker's patient ones.
+    std::thread::sleep(Duration::from_secs(6));
+    docker_ok(&["start", &qdrant]);
+    c.wait_qdrant();
+    let st = c.wait_done(&id, Duration::from_secs(180));
+    let (results, attempts) = c.check_sweep(&st);
+    for r in &results {
+        assert_eq!(r.attempts, 1, "no attempt was burned by the outage: {r:?}");
+    }
+    assert!(
+        attempts.iter().all(|a| a.disposition == "recorded"),
+        "every attempt recorded, none handed back, requeued or expired: {attempts:?}"
+    );
+    assert!(
+        trajectories_text(&c, &st).contains("unreachable"),
+        "the retrieval made while the server was down came back as a tool error"
+    );
+    let mut by_seq = results.clone();
+    by_seq.sort_by_key(|r| r.finished_seq);
+    assert_eq!(by_seq[0].actions_created, 1, "task 1 stored the action");
+    assert_eq!(
+        results.iter().map(|r| r.actions_created).sum::<u32>(),
+        1,
+        "the shared function is stored once: {results:?}"
+    );
+    for r in &by_seq[2..] {
+        assert!(
+            r.library_size >= 1 && r.actions_retrieved >= 1,
+            "tasks started after the restart see the action: {r:?}"
+        );
+    }
+    // The library, read from the restarted server: the one action stored before the outage.
+    let (ok, out, err) = c.herd_actions(&["list", "http://qdrant:6334"]);
+    assert!(ok, "herd actions list: {err}");
+    let namespaces: Vec<&str> = out
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.is_empty())
+        .collect();
+    assert_eq!(namespaces.len(), 1, "one namespace: {out}");
+    assert!(namespaces[0].ends_with("(1 actions)"), "{out}");
+    assert!(out.contains("add_two_numbers"), "{out}");
+    c.assert_no_sandbox_left(&id, Duration::from_secs(60));
+}
+
+/// What the test engine (`tests/fixtures/fake_engine.py`) answers a container create with.
+const REFUSAL: &str = "refusing to start containers (test engine)";
+
+/// A worker whose Docker engine answers pings and image inspections but refuses to create
+/// containers (`tests/fixtures/fake_engine.py`, on a unix socket the worker's `DOCKER_HOST`
+/// names) leases first, alone. It cannot get a sandbox: it hands the task back (the attempt
+/// is `released`, error kind `sandbox-unavailable`, with the engine's message, and not
+/// spent), says so in its log and re-probes the engine with backoff instead of leasing more.
+/// The healthy worker started next runs every task, each on its one attempt.
+#[test]
+fn a_worker_whose_engine_refuses_containers_hands_its_tasks_back_without_spending_attempts() {
+    let c = Cluster::start("refuse", "1,1", 10);
+    let engine_dir = c.dir.path().join("engine");
+    std::fs::create_dir(&engine_dir).unwrap();
+    std::os::unix::fs::chown(&engine_dir, Some(10001), Some(10001)).unwrap();
+    let engine_mount = format!("{}:/engine", engine_dir.display());
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fake_engine.py");
+    let fixture_mount = format!("{}:/fake_engine.py:ro", fixture.display());
+    c.run(
+        "engine",
+        &[
+            "-v",
+            &engine_mount,
+            "-v",
+            &fixture_mount,
+            "--entrypoint",
+            "python3",
+        ],
+        &[&c.images.runtime, "/fake_engine.py", "/engine/docker.sock"],
+    );
+    wait_until("the test engine to listen", Duration::from_secs(30), || {
+        c.logs("engine").contains("fake-engine: listening")
+    });
+    let since = Instant::now();
+    c.start_worker_on(
+        "broken",
+        0,
+        &[
+            "-v",
+            &engine_mount,
+            "-e",
+            "DOCKER_HOST=unix:///engine/docker.sock",
+        ],
+    );
+    let id = c.submit("refusing-engine");
+    let broken = c.worker_id("broken");
+    wait_until(
+        "the broken worker to hand a task back",
+        Duration::from_secs(90),
+        || c.stored_attempts(&id).iter().any(|a| a.worker == broken),
+    );
+    c.start_worker("wb", 1);
+    let st = c.wait_done(&id, Duration::from_secs(180));
+    let (results, attempts) = c.check_sweep(&st);
+    let wb = c.worker_id("wb");
+    for r in &results {
+        assert_eq!(r.worker, wb, "every task ran on the healthy worker: {r:?}");
+        assert_eq!(
+            r.attempts, 1,
+            "no attempt was spent on the broken worker: {r:?}"
+        );
+    }
+    let of_broken: Vec<&AttemptRecord> = attempts.iter().filter(|a| a.worker == broken).collect();
+    assert!(
+        !of_broken.is_empty(),
+        "the broken worker leased a task: {attempts:?}"
+    );
+    for a in &of_broken {
+        assert_eq!(a.disposition, "released", "handed back: {a:?}");
+        assert_eq!(
+            a.error_kind.as_deref(),
+            Some("sandbox-unavailable"),
+            "{a:?}"
+        );
+        assert!(
+            a.error_message
+                .as_deref()
+                .unwrap_or_default()
+                .contains(REFUSAL),
+            "the engine's message is recorded: {a:?}"
+        );
+    }
+    for a in &attempts {
+        assert!(
+            a.disposition == "released" || a.disposition == "recorded",
+            "no attempt requeued, failed or expired: {attempts:?}"
+        );
+    }
+    let log = c.logs("broken");
+    assert!(
+        log.contains(REFUSAL),
+        "the engine's message is logged:\n{log}"
+    );
+    assert!(
+        log.lines().any(|l| {
+            let l = l.to_lowercase();
+            l.contains("warn")
+                && l.contains("sandbox engine")
+                && l.contains("unavailable")
+                && l.contains("pausing leasing")
+        }),
+        "a warning says the engine is unavailable and leasing pauses:\n{log}"
+    );
+    // It re-probes with backoff (1 s doubling): no tight loop of container creates.
+    let creates = c
+        .logs("engine")
+        .lines()
+        .filter(|l| l.starts_with("fake-engine: POST") && l.contains("/containers/create"))
+        .count() as u64;
+    assert!(creates >= 1, "the engine was asked for a container");
+    assert!(
+        creates <= 2 + since.elapsed().as_secs(),
+        "{creates} container creates in {:?}: the worker does not back off",
+        since.elapsed()
+    );
     c.assert_no_sandbox_left(&id, Duration::from_secs(60));
 }

@@ -53,6 +53,8 @@ pub struct AgentRunner {
     cache: Option<Arc<dyn ResponseCache>>,
     limiter: Option<Arc<dyn herd_llm::RateLimiter>>,
     tools: ToolEnv,
+    /// The sandbox settings of the last task that could not get a sandbox (what `probe` tries).
+    failed_sandbox: Mutex<Option<SandboxConfig>>,
 }
 
 /// The response cache and the shared rate limiter a runner uses, when it has them.
@@ -99,6 +101,7 @@ impl AgentRunner {
             cache,
             limiter,
             tools,
+            failed_sandbox: Mutex::new(None),
         }))
     }
 
@@ -115,6 +118,20 @@ impl AgentRunner {
         );
         map.insert(key, p.clone());
         Ok(p)
+    }
+
+    /// A fresh sandbox from the provider for `cfg` (opened on first use).
+    async fn sandbox(
+        &self,
+        cfg: &SandboxConfig,
+        labels: TaskLabels,
+        network: bool,
+    ) -> Result<Box<dyn herd_core::kernel::CodeSession>, String> {
+        let provider = self.provider(cfg).await?;
+        provider
+            .acquire(labels, network)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn backbone(&self, cfg: &BackboneConfig) -> Result<Arc<dyn ChatModel>, String> {
@@ -155,17 +172,16 @@ impl TaskRunner for AgentRunner {
                 );
             }
         };
-        let provider = match self.provider(&spec.sandbox).await {
-            Ok(p) => p,
-            Err(e) => return TaskOutcome::failure("sandbox", e),
-        };
         let labels = TaskLabels {
             sweep: spec.sweep_id.clone(),
             task: spec.key.clone(),
         };
-        let mut session = match provider.acquire(labels, spec.arm.network).await {
+        let mut session = match self.sandbox(&spec.sandbox, labels, spec.arm.network).await {
             Ok(s) => s,
-            Err(e) => return TaskOutcome::failure("sandbox", e.to_string()),
+            Err(e) => {
+                *self.failed_sandbox.lock() = Some(spec.sandbox.clone());
+                return TaskOutcome::sandbox_unavailable(e);
+            }
         };
         for (name, bytes) in &ctx.attachments {
             if let Err(e) = session.put_file(name, bytes).await {
@@ -214,6 +230,21 @@ impl TaskRunner for AgentRunner {
 
     fn capabilities(&self) -> Vec<String> {
         vec!["agent".into(), "local-llm".into()]
+    }
+
+    /// Starts (and closes) one sandbox with the settings that last failed.
+    async fn probe(&self) -> Result<(), String> {
+        let Some(cfg) = self.failed_sandbox.lock().clone() else {
+            return Ok(());
+        };
+        let labels = TaskLabels {
+            sweep: "probe".into(),
+            task: "probe".into(),
+        };
+        let mut session = self.sandbox(&cfg, labels, false).await?;
+        session.close().await;
+        *self.failed_sandbox.lock() = None;
+        Ok(())
     }
 
     async fn shutdown_sandboxes(&self) {

@@ -51,6 +51,56 @@ pub trait TaskRunner: Send + Sync + 'static {
     async fn cleanup_at_start(&self) {}
     /// Releases every sandbox the runner holds (called by the runner's owner at exit).
     async fn shutdown_sandboxes(&self) {}
+    /// Checks that the runner can get a sandbox again after an attempt came back
+    /// [`TaskOutcome::is_sandbox_unavailable`]; leasing resumes once this succeeds.
+    async fn probe(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Whether this worker can run tasks now. A task whose runner could not get a sandbox marks
+/// it paused; leasing waits, probing the runner with backoff, until the engine answers again,
+/// and tasks leased meanwhile go straight back to the coordinator.
+#[derive(Default)]
+struct Health {
+    paused: Mutex<Option<String>>,
+}
+
+impl Health {
+    fn paused(&self) -> Option<String> {
+        self.paused.lock().clone()
+    }
+
+    fn pause(&self, reason: &str) {
+        let mut p = self.paused.lock();
+        if p.is_none() {
+            warn!(
+                reason,
+                "sandbox engine unavailable: handing tasks back and pausing leasing until it answers"
+            );
+            *p = Some(reason.to_string());
+        }
+    }
+
+    /// Probes `runner` until it can get a sandbox (true), or until `shutdown` (false).
+    async fn recover(&self, runner: &dyn TaskRunner, shutdown: &CancellationToken) -> bool {
+        use herd_core::retry::{self, Retryable};
+        let probe = (|| runner.probe())
+            .retry(retry::probe())
+            .notify(|e: &String, after| {
+                warn!(error = %e, retry_in = ?after, "sandbox engine still unavailable");
+            });
+        tokio::select! {
+            r = probe => {
+                if r.is_ok() {
+                    info!("sandbox engine answers again; leasing resumes");
+                    *self.paused.lock() = None;
+                }
+                r.is_ok()
+            }
+            _ = shutdown.cancelled() => false,
+        }
+    }
 }
 
 pub use herd_proto::client::WorkerClient as Client;
@@ -165,6 +215,7 @@ pub async fn run_worker(
 
     let (reporter, reporter_task) = Reporter::start(client.clone());
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
+    let health = Arc::new(Health::default());
     let mut idle_since: Option<tokio::time::Instant> = None;
     let mut tasks = tokio::task::JoinSet::new();
     loop {
@@ -172,6 +223,9 @@ pub async fn run_worker(
             running.lock().remove(&lease);
         }
         if shutdown.is_cancelled() {
+            break;
+        }
+        if health.paused().is_some() && !health.recover(&*runner, &shutdown).await {
             break;
         }
         let free = settings.slots.saturating_sub(running.lock().len() as u32);
@@ -233,6 +287,7 @@ pub async fn run_worker(
                 done: done_tx.clone(),
                 slot_freed: slot_freed.clone(),
                 stop_reporting: kill.clone(),
+                health: health.clone(),
             };
             tasks.spawn(run_one(lease, ctx));
         }
@@ -287,31 +342,41 @@ async fn register(
         capabilities: caps,
         version: herd_core::HERD_VERSION.to_string(),
     };
-    let mut wait = Duration::from_millis(200);
-    let mut tries = 0;
-    loop {
-        match client.clone().register(req.clone()).await {
-            Ok(r) => return Ok(r.into_inner()),
-            Err(s) if s.code() == tonic::Code::Unauthenticated => {
-                return Err(WorkerError::Register {
+    use herd_core::retry::{self, Retryable};
+    // The coordinator may come up after its workers: retry for about two minutes, except a
+    // refused token (no retry helps) or a shutdown.
+    let attempt = || {
+        let mut c = client.clone();
+        let req = req.clone();
+        async move { c.register(req).await }
+    };
+    attempt
+        .retry(retry::schedule(
+            Duration::from_millis(200),
+            Duration::from_secs(3),
+            50,
+        ))
+        .when(|s: &tonic::Status| {
+            s.code() != tonic::Code::Unauthenticated && !shutdown.is_cancelled()
+        })
+        .notify(|s, after| {
+            debug!(error = %s.message(), retry_in = ?after, "coordinator not reachable yet");
+        })
+        .await
+        .map(|r| r.into_inner())
+        .map_err(|s| {
+            if s.code() == tonic::Code::Unauthenticated {
+                WorkerError::Register {
                     url: settings.coordinator.clone(),
                     message: s.message().to_string(),
-                });
-            }
-            Err(s) => {
-                tries += 1;
-                if tries >= 50 || shutdown.is_cancelled() {
-                    return Err(WorkerError::Connect {
-                        url: settings.coordinator.clone(),
-                        message: s.message().to_string(),
-                    });
                 }
-                debug!(error = %s.message(), "coordinator not reachable yet");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(3));
+            } else {
+                WorkerError::Connect {
+                    url: settings.coordinator.clone(),
+                    message: s.message().to_string(),
+                }
             }
-        }
-    }
+        })
 }
 
 fn hostname() -> String {
@@ -384,15 +449,22 @@ struct TaskCtx {
     done: mpsc::UnboundedSender<String>,
     slot_freed: Arc<Notify>,
     stop_reporting: CancellationToken,
+    health: Arc<Health>,
 }
 
 async fn run_one(lease: Lease, ctx: TaskCtx) {
     let lease_id = lease.lease_id.clone();
+    let paused = ctx.health.paused();
     let outcome = match serde_json::from_slice::<TaskSpec>(&lease.spec_json) {
         Err(e) => TaskOutcome::failure(
             "protocol",
             format!("malformed task spec for `{}`: {e}", lease.task_key),
         ),
+        // Leased while the worker was pausing: straight back.
+        Ok(_) if paused.is_some() => TaskOutcome::sandbox_unavailable(format!(
+            "worker paused: {}",
+            paused.unwrap_or_default()
+        )),
         Ok(spec) => match fetch_attachments(&ctx.client, &spec, &lease_id).await {
             Err(e) => TaskOutcome::failure("attachment", e),
             Ok(attachments) => {
@@ -407,8 +479,13 @@ async fn run_one(lease: Lease, ctx: TaskCtx) {
         },
     };
     // A cancelled task is handed back unless the sweep itself was cancelled; the coordinator
-    // treats both as "not this task's fault".
-    let hand_back = outcome.end == EndReason::Cancelled;
+    // treats both as "not this task's fault". So is a task this worker had no sandbox for:
+    // it goes back, and the worker pauses before leasing more.
+    let no_sandbox = outcome.is_sandbox_unavailable();
+    if no_sandbox && let Some(e) = &outcome.error {
+        ctx.health.pause(&e.message);
+    }
+    let hand_back = outcome.end == EndReason::Cancelled || no_sandbox;
     let req = ReportRequest {
         worker_id: ctx.worker_id.clone(),
         lease_id: lease_id.clone(),
@@ -417,33 +494,34 @@ async fn run_one(lease: Lease, ctx: TaskCtx) {
         outcome_json: serde_json::to_vec(&outcome).unwrap_or_default(),
         hand_back,
     };
-    let mut wait = Duration::from_millis(100);
-    loop {
-        match ctx.reporter.report(req.clone()).await {
+    // Until the coordinator takes it (a report is idempotent) or rejects it; a second signal
+    // stops trying.
+    use herd_core::retry::{self, Retryable};
+    let rejected = |s: &tonic::Status| {
+        matches!(
+            s.code(),
+            tonic::Code::InvalidArgument | tonic::Code::NotFound | tonic::Code::Unauthenticated
+        )
+    };
+    let send = (|| ctx.reporter.report(req.clone()))
+        .retry(
+            retry::schedule(Duration::from_millis(100), Duration::from_secs(5), 1)
+                .without_max_times(),
+        )
+        .when(|s| !rejected(s))
+        .notify(|s, after| {
+            warn!(task = %lease.task_key, error = %s.message(), retry_in = ?after, "report failed; retrying");
+        });
+    tokio::select! {
+        r = send => match r {
             Ok(r) => {
                 info!(task = %lease.task_key, disposition = ?Disposition::try_from(r.disposition), msg = %r.message, "reported");
-                break;
-            }
-            Err(s)
-                if matches!(
-                    s.code(),
-                    tonic::Code::InvalidArgument
-                        | tonic::Code::NotFound
-                        | tonic::Code::Unauthenticated
-                ) =>
-            {
-                warn!(task = %lease.task_key, error = %s.message(), "coordinator rejected the report");
-                break;
             }
             Err(s) => {
-                warn!(task = %lease.task_key, error = %s.message(), "report failed; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = ctx.stop_reporting.cancelled() => break,
-                }
-                wait = (wait * 2).min(Duration::from_secs(5));
+                warn!(task = %lease.task_key, error = %s.message(), "coordinator rejected the report");
             }
-        }
+        },
+        _ = ctx.stop_reporting.cancelled() => {}
     }
     let _ = ctx.done.send(lease_id);
     ctx.slot_freed.notify_one();

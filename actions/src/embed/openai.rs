@@ -1,9 +1,12 @@
 //! An embedder backed by any OpenAI-compatible `POST {base_url}/embeddings` endpoint
-//! (OpenAI, vLLM, llama.cpp server, TEI, …). The API key is read from a named env var.
+//! (OpenAI, vLLM, llama.cpp server, TEI, …). The API key is read from a named env var;
+//! 429, 5xx and connection errors are retried under the shared policy, each retry logged.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use herd_core::retry::{Retryable, honour_retry_after, retry_hint, schedule};
 use serde::{Deserialize, Serialize};
 
 use super::{Embedder, l2_normalise};
@@ -22,6 +25,13 @@ pub struct OpenAiEmbedderConfig {
     /// Texts per request.
     pub batch_size: usize,
     pub timeout_secs: u64,
+    /// Retries of a request that met a 429, a 5xx or a connection error.
+    #[serde(default = "default_max_retries")]
+    pub max_retries: usize,
+}
+
+fn default_max_retries() -> usize {
+    6
 }
 
 impl OpenAiEmbedderConfig {
@@ -33,6 +43,7 @@ impl OpenAiEmbedderConfig {
             dim: None,
             batch_size: 64,
             timeout_secs: 60,
+            max_retries: default_max_retries(),
         }
     }
 }
@@ -44,7 +55,19 @@ pub struct OpenAiEmbedder {
     key: Option<String>,
     dim: usize,
     http: reqwest::Client,
+    /// Retries made so far (all requests), for tests and diagnostics.
+    retries: std::sync::Arc<AtomicU32>,
 }
+
+/// One failed request: the error, whether it is worth retrying, and the server's hint.
+struct Failed {
+    error: ActionError,
+    transient: bool,
+    hint: Option<Duration>,
+}
+
+/// Longest `Retry-After` honoured: an embedding waits in an agent's cell or a store write.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 #[derive(Serialize)]
 struct EmbeddingsRequest<'a> {
@@ -86,6 +109,7 @@ impl OpenAiEmbedder {
             config,
             key,
             http,
+            retries: Default::default(),
         };
         if this.dim == 0 {
             let probe = this.request(&["dimension probe".to_string()]).await?;
@@ -104,25 +128,66 @@ impl OpenAiEmbedder {
         }
     }
 
+    /// Retries made by this embedder so far.
+    pub fn retries(&self) -> u32 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    /// Sends one batch under the shared retry policy (250 ms doubling to 8 s with jitter, or
+    /// the server's `Retry-After` up to 60 s; `max_retries` retries).
     async fn request(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
         let url = format!("{}/embeddings", self.config.base_url.trim_end_matches('/'));
-        let mut req = self.http.post(&url).json(&EmbeddingsRequest {
-            model: &self.config.model,
-            input: texts,
-        });
-        if let Some(key) = &self.key {
-            req = req.bearer_auth(key);
-        }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| self.err(format!("POST {url}: {e}")))?;
-        let status = resp.status();
-        if !status.is_success() {
+        let once = || async {
+            let mut req = self.http.post(&url).json(&EmbeddingsRequest {
+                model: &self.config.model,
+                input: texts,
+            });
+            if let Some(key) = &self.key {
+                req = req.bearer_auth(key);
+            }
+            let resp = req.send().await.map_err(|e| Failed {
+                transient: !e.is_timeout() && !e.is_builder(),
+                error: self.err(format!("POST {url}: {e}")),
+                hint: None,
+            })?;
+            let status = resp.status();
+            if status.is_success() {
+                return Ok(resp);
+            }
+            let h = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok());
+            let hint = retry_hint(h("retry-after-ms"), h("retry-after"));
             let body = resp.text().await.unwrap_or_default();
             let body: String = body.chars().take(300).collect();
-            return Err(self.err(format!("POST {url}: HTTP {status}: {body}")));
-        }
+            Err(Failed {
+                transient: status == reqwest::StatusCode::TOO_MANY_REQUESTS
+                    || status.is_server_error(),
+                error: self.err(format!("POST {url}: HTTP {status}: {body}")),
+                hint,
+            })
+        };
+        let resp = once
+            .retry(schedule(
+                Duration::from_millis(250),
+                Duration::from_secs(8),
+                self.config.max_retries,
+            ))
+            .when(|f: &Failed| f.transient)
+            .adjust(|f, backoff| honour_retry_after(f.hint, backoff, MAX_RETRY_AFTER))
+            .notify(|f, wait| {
+                let n = self.retries.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::warn!(
+                    embedder = %self.id(),
+                    url = %url,
+                    wait_ms = wait.as_millis() as u64,
+                    retry_after_ms = f.hint.map(|h| h.as_millis() as u64),
+                    retries = n,
+                    max_retries = self.config.max_retries,
+                    error = %f.error,
+                    "retrying embeddings request"
+                );
+            })
+            .await
+            .map_err(|f| f.error)?;
         let parsed: EmbeddingsResponse = resp
             .json()
             .await
@@ -241,6 +306,66 @@ mod tests {
         let k = 1.0 / 3f32.sqrt();
         assert!((v[0][0] - k).abs() < 1e-5 && (v[0][1] - k).abs() < 1e-5);
         assert!(v[1][1].abs() < 1e-6 && v[1][0] > 0.9);
+    }
+
+    /// Answers 429 with `Retry-After: 1`, then 503, then embeddings.
+    async fn serve_flaky(seen: std::sync::Arc<AtomicU32>) -> String {
+        let app = Router::new().route(
+            "/v1/embeddings",
+            post(move |Json(body): Json<Value>| {
+                let seen = seen.clone();
+                async move {
+                    match seen.fetch_add(1, Ordering::SeqCst) {
+                        0 => (
+                            StatusCode::TOO_MANY_REQUESTS,
+                            [("retry-after", "1")],
+                            Json(json!({"error": "slow down"})),
+                        ),
+                        1 => (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            [("retry-after", "0")],
+                            Json(json!({"error": "busy"})),
+                        ),
+                        _ => {
+                            let n = body["input"].as_array().map_or(0, Vec::len);
+                            let data: Vec<Value> = (0..n)
+                                .map(|i| json!({"index": i, "embedding": [1.0, 0.0]}))
+                                .collect();
+                            (StatusCode::OK, [("x-ok", "1")], Json(json!({"data": data})))
+                        }
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        format!("http://{addr}/v1")
+    }
+
+    #[tokio::test]
+    async fn a_429_and_a_503_are_retried_honouring_retry_after() {
+        let seen = std::sync::Arc::new(AtomicU32::new(0));
+        let base = serve_flaky(seen.clone()).await;
+        let mut cfg = OpenAiEmbedderConfig::new(base, "fake-embed");
+        cfg.dim = Some(2);
+        let e = OpenAiEmbedder::connect(cfg).await.expect("connect");
+        let t0 = std::time::Instant::now();
+        let v = e
+            .embed(&["x".to_string()])
+            .await
+            .expect("embed after retries");
+        assert_eq!(v.len(), 1);
+        assert_eq!(seen.load(Ordering::SeqCst), 3);
+        assert_eq!(e.retries(), 2);
+        assert!(
+            t0.elapsed() >= Duration::from_secs(1),
+            "Retry-After: 1 was not honoured"
+        );
     }
 
     #[tokio::test]

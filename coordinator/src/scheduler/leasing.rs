@@ -252,13 +252,34 @@ impl State {
 }
 
 pub(super) fn requeue_front(s: &mut SweepState, ti: usize) {
-    if let Some(q) = queue_of(&mut s.queues, &s.tasks[ti].plan) {
-        q.ready.push_front(ti as u32);
-    }
+    queue_for(&mut s.queues, &s.tasks[ti].plan)
+        .ready
+        .push_front(ti as u32);
 }
 
 pub(super) fn requeue_back(s: &mut SweepState, ti: usize) {
-    if let Some(q) = queue_of(&mut s.queues, &s.tasks[ti].plan) {
-        q.ready.push_back(ti as u32);
-    }
+    queue_for(&mut s.queues, &s.tasks[ti].plan)
+        .ready
+        .push_back(ti as u32);
+}
+
+/// The ready queue of `p`'s backbone, arm and phase, created if the sweep was installed with
+/// none (every task of it was done, and `--retry-failed` queues one again).
+fn queue_for<'a>(queues: &'a mut Vec<Queue>, p: &PlannedTask) -> &'a mut Queue {
+    let i = match queues
+        .iter()
+        .position(|q| q.backbone == p.backbone && q.arm == p.arm && q.phase == p.phase)
+    {
+        Some(i) => i,
+        None => {
+            queues.push(Queue {
+                backbone: p.backbone,
+                arm: p.arm,
+                phase: p.phase,
+                ready: VecDeque::new(),
+            });
+            queues.len() - 1
+        }
+    };
+    &mut queues[i]
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use herd_core::config::{Accumulation, Sweep, SweepConfig};
 use herd_core::outcome::{EndReason, TaskOutcome};
 use herd_core::result::{AttemptRecord, HERD_VERSION, ResultRecord, Status};
+use herd_core::retry::{self, BackoffBuilder};
 use herd_core::task::{ActionAccess, AttachmentRef, TaskSpec, task_seed};
 use herd_proto::v1::{Disposition, GroupStatus, SweepEvent, SweepStatus};
 use tokio::sync::{Notify, broadcast, mpsc, oneshot};
@@ -31,7 +32,7 @@ mod reports;
 
 use leasing::{requeue_back, requeue_front};
 use recovery::recover_expansion;
-use reports::count_result;
+use reports::{count_result, uncount_result};
 
 /// Settings of the scheduler.
 #[derive(Debug, Clone)]
@@ -74,6 +75,20 @@ pub struct Report {
 /// Where an attachment's bytes are.
 pub type AttachmentBytes = Arc<Vec<u8>>;
 
+/// How a sweep is submitted.
+#[derive(Debug, Clone, Default)]
+pub struct SubmitOptions {
+    /// Output directory (default: under the coordinator's data directory).
+    pub out_dir: Option<PathBuf>,
+    /// Continue the sweep with the same id instead of refusing.
+    pub resume: bool,
+    /// With `resume`: tasks recorded `failed` get a fresh attempt budget (their earlier
+    /// attempts stay in the attempt log).
+    pub retry_failed: bool,
+    /// A JSONL action library every accumulating arm starts from (empty: none).
+    pub actions_from: String,
+}
+
 /// The result of a submit.
 #[derive(Debug, Clone)]
 pub struct Submitted {
@@ -90,9 +105,7 @@ pub type ReportAnswer = Result<(Disposition, String, PathBuf), CoordinatorError>
 enum Cmd {
     Submit {
         exp: Box<ExpandedSweep>,
-        out_dir: Option<PathBuf>,
-        resume: bool,
-        actions_from: String,
+        opts: SubmitOptions,
         reply: Reply<Result<Submitted, CoordinatorError>>,
     },
     Lease {
@@ -241,9 +254,7 @@ impl Scheduler {
         config_toml: String,
         origin: String,
         base_dir: PathBuf,
-        out_dir: Option<PathBuf>,
-        resume: bool,
-        actions_from: String,
+        opts: SubmitOptions,
     ) -> Result<Submitted, CoordinatorError> {
         let exp =
             tokio::task::spawn_blocking(move || -> Result<ExpandedSweep, CoordinatorError> {
@@ -261,9 +272,7 @@ impl Scheduler {
             self,
             Submit {
                 exp: exp,
-                out_dir: out_dir,
-                resume: resume,
-                actions_from: actions_from
+                opts: opts
             }
         )
     }
@@ -427,7 +436,11 @@ struct Group {
     total: u64,
     done: u64,
     running: u64,
+    /// Finished without a scored answer (any status but `scored`); the next three break it down.
     failed: u64,
+    timeout: u64,
+    budget: u64,
+    cancelled: u64,
     scored: u64,
     correct: u64,
     cost: f64,
@@ -501,6 +514,16 @@ fn once_durable<T>(
 /// Write attempts at shutdown before the scheduler gives up on a failing store.
 const SHUTDOWN_WRITE_ATTEMPTS: u32 = 5;
 
+/// The longest wait between two attempts to write a failed commit.
+const COMMIT_RETRY_MAX_DELAY: Duration = Duration::from_secs(5);
+
+/// The shared schedule a failed commit is retried on: 100 ms doubling to 5 s, jitter adding
+/// up to 100% (100–200 ms, 200–400 ms, …), without end (at shutdown it stops after
+/// `SHUTDOWN_WRITE_ATTEMPTS`).
+fn commit_retry_schedule() -> retry::ExponentialBuilder {
+    retry::schedule(Duration::from_millis(100), COMMIT_RETRY_MAX_DELAY, 1).without_max_times()
+}
+
 /// Replies that wait for the commit holding their changes; each gets the commit's error.
 type Replies = Vec<Box<dyn FnOnce(Option<String>) + Send>>;
 
@@ -521,9 +544,11 @@ impl State {
         let mut replies: Replies = Vec::new();
         let mut inflight: Option<InFlight> = None;
         let mut open = true;
-        // After a failed write the next one waits, doubling from 100 ms to 5 s, so a dead
-        // store is retried without spinning.
+        // After a failed write the next one waits on the shared retry schedule (100 ms
+        // doubling to 5 s, with jitter, without end), so a dead store is retried without
+        // spinning; a successful write starts the schedule afresh.
         let mut failures = 0u32;
+        let mut backoff: Option<retry::ExponentialBackoff> = None;
         let mut retry_at: Option<tokio::time::Instant> = None;
         while open || inflight.is_some() || !replies.is_empty() || !self.pending.is_empty() {
             if !open && inflight.is_none() && failures >= SHUTDOWN_WRITE_ATTEMPTS {
@@ -562,15 +587,20 @@ impl State {
                         Ok(Err(e)) => Some(e),
                         Err(e) => Some(format!("the store write task failed: {e}")),
                     };
+                    let mut wait = Duration::ZERO;
                     if error.is_some() {
                         failures += 1;
-                        let backoff = Duration::from_millis(100u64 << failures.min(6)).min(Duration::from_secs(5));
-                        retry_at = Some(tokio::time::Instant::now() + backoff);
+                        wait = backoff
+                            .get_or_insert_with(|| commit_retry_schedule().build())
+                            .next()
+                            .unwrap_or(COMMIT_RETRY_MAX_DELAY);
+                        retry_at = Some(tokio::time::Instant::now() + wait);
                     } else {
                         failures = 0;
+                        backoff = None;
                     }
                     if let Some(e) = &error {
-                        warn!(error = %e, mutations = f.batch.len(), "state store write failed; will retry with the next commit");
+                        warn!(error = %e, mutations = f.batch.len(), failures, retry_in = ?wait, "state store write failed; will retry with the next commit");
                         // Keep them, oldest first: nothing acknowledged is lost.
                         let mut retry = Arc::try_unwrap(f.batch).unwrap_or_else(|b| (*b).clone());
                         retry.append(&mut self.pending);
@@ -632,14 +662,8 @@ impl State {
         replies: &mut Vec<Box<dyn FnOnce(Option<String>) + Send>>,
     ) {
         match cmd {
-            Cmd::Submit {
-                exp,
-                out_dir,
-                resume,
-                actions_from,
-                reply,
-            } => {
-                let r = self.submit(*exp, out_dir, resume, actions_from).await;
+            Cmd::Submit { exp, opts, reply } => {
+                let r = self.submit(*exp, opts).await;
                 replies.push(Box::new(move |err| {
                     let _ = reply.send(once_durable(r, err.as_deref()));
                 }));
@@ -799,6 +823,9 @@ impl State {
                 done: g.done,
                 running: g.running,
                 failed: g.failed,
+                timeout: g.timeout,
+                budget: g.budget,
+                cancelled: g.cancelled,
                 scored: g.scored,
                 correct: g.correct,
                 cost_usd: g.cost,

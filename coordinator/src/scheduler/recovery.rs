@@ -116,10 +116,14 @@ impl State {
     pub(super) async fn submit(
         &mut self,
         exp: ExpandedSweep,
-        out_dir: Option<PathBuf>,
-        resume: bool,
-        actions_from: String,
+        opts: SubmitOptions,
     ) -> Result<Submitted, CoordinatorError> {
+        let SubmitOptions {
+            out_dir,
+            resume,
+            retry_failed,
+            actions_from,
+        } = opts;
         if let Some(&si) = self.by_id.get(&exp.sweep_id) {
             if !resume {
                 return Err(CoordinatorError::SweepExists(exp.sweep_id));
@@ -142,7 +146,13 @@ impl State {
                     });
                 }
             }
-            if s.record.state == "cancelled" {
+            let retried = if retry_failed {
+                self.requeue_failed(si)
+            } else {
+                0
+            };
+            let s = &mut self.sweeps[si];
+            if s.record.state == "cancelled" || (retried > 0 && s.record.state == "done") {
                 s.record.state = "running".into();
                 self.pending.push(Mutation::PutSweep(s.record.clone()));
             }
@@ -207,6 +217,56 @@ impl State {
             tasks,
             resumed: false,
         })
+    }
+}
+
+impl State {
+    /// Gives every task of sweep `si` recorded `failed` a fresh attempt budget: its result is
+    /// removed (its attempts stay in the log) and it is queued again. Returns how many.
+    fn requeue_failed(&mut self, si: usize) -> usize {
+        let s = &mut self.sweeps[si];
+        let failed: Vec<ResultRecord> = s
+            .results
+            .iter()
+            .filter(|r| r.status == Status::Failed.as_str())
+            .cloned()
+            .collect();
+        if failed.is_empty() {
+            return 0;
+        }
+        s.results.retain(|r| r.status != Status::Failed.as_str());
+        for r in &failed {
+            let Some(&(_, ti)) = self.task_index.get(&r.task_key) else {
+                continue;
+            };
+            let ti = ti as usize;
+            let t = &mut s.tasks[ti];
+            if let Some(g) = s.groups.get_mut(&group_key(&t.plan)) {
+                uncount_result(g, r);
+            }
+            t.state = TState::Queued;
+            t.attempts = 0;
+            t.last_error = None;
+            if t.plan.phase == Phase::Train {
+                *s.train_open
+                    .entry((t.plan.backbone, t.plan.arm))
+                    .or_default() += 1;
+            }
+            self.pending.push(Mutation::DeleteResult {
+                sweep_id: s.record.sweep_id.clone(),
+                task_key: r.task_key.clone(),
+            });
+            self.pending.push(Mutation::PutProgress(TaskProgress {
+                sweep_id: s.record.sweep_id.clone(),
+                task_key: r.task_key.clone(),
+                attempts: 0,
+                last_error: None,
+            }));
+            requeue_back(s, ti);
+        }
+        info!(sweep = %s.record.sweep_id, tasks = failed.len(), "failed tasks queued again with a fresh attempt budget");
+        self.work.notify_waiters();
+        failed.len()
     }
 }
 

@@ -239,6 +239,20 @@ impl State {
     }
 }
 
+/// Takes a result back out of its group's counts (a failed task queued again).
+pub(super) fn uncount_result(g: &mut Group, r: &ResultRecord) {
+    let mut one = Group::default();
+    count_result(&mut one, r);
+    g.done -= one.done;
+    g.cost -= one.cost;
+    g.scored -= one.scored;
+    g.correct -= one.correct;
+    g.failed -= one.failed;
+    g.timeout -= one.timeout;
+    g.budget -= one.budget;
+    g.cancelled -= one.cancelled;
+}
+
 pub(super) fn count_result(g: &mut Group, r: &ResultRecord) {
     g.done += 1;
     g.cost += r.cost_usd;
@@ -251,5 +265,13 @@ pub(super) fn count_result(g: &mut Group, r: &ResultRecord) {
         }
     } else {
         g.failed += 1;
+        let status = r.status.as_str();
+        if status == Status::Timeout.as_str() {
+            g.timeout += 1;
+        } else if status == Status::Budget.as_str() {
+            g.budget += 1;
+        } else if status == Status::Cancelled.as_str() {
+            g.cancelled += 1;
+        }
     }
 }

@@ -395,6 +395,15 @@ pub(crate) mod codec {
                 key: task_key(sweep_id, task),
                 value: Vec::new(),
             },
+            Mutation::DeleteResult {
+                sweep_id,
+                task_key: task,
+            } => Write {
+                kind: Kind::Result,
+                op: Op::Delete,
+                key: task_key(sweep_id, task),
+                value: Vec::new(),
+            },
             Mutation::PutProgress(p) => {
                 let key = task_key(&p.sweep_id, &p.task_key);
                 Write {

@@ -91,6 +91,11 @@ pub enum Mutation {
     PutProgress(TaskProgress),
     /// A task's one result; the store keeps the first it is given for a key.
     PutResult(Box<ResultRecord>),
+    /// Removes a task's result (`--retry-failed` gives a failed task a fresh budget).
+    DeleteResult {
+        sweep_id: String,
+        task_key: String,
+    },
     /// Appended, never replaced.
     PutAttempt(Box<AttemptRecord>),
 }

@@ -5,10 +5,16 @@
 pub const SCORER: &str = "gaia";
 pub const VERSION: &str = "1";
 
-/// Python-`float()`-like parse: trims whitespace, accepts `inf`/`nan` and `_` separators.
+/// Python-`float()`-like parse: trims whitespace, accepts `inf`/`nan` and `_` separators
+/// (only between two digits, as Python does: `1_000` yes, `1_.5` no).
 fn py_float(s: &str) -> Option<f64> {
     let t = s.trim();
-    if t.is_empty() || t.starts_with('_') || t.ends_with('_') || t.contains("__") {
+    let b = t.as_bytes();
+    let lone_underscore = b.iter().enumerate().any(|(i, &c)| {
+        c == b'_'
+            && !(i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+    });
+    if t.is_empty() || lone_underscore {
         return None;
     }
     t.replace('_', "").parse::<f64>().ok()
@@ -86,6 +92,7 @@ mod tests {
             ("1, 2, 3", "1,2,3.0"),
             ("3; 4", "3,4"),
             ("b, e", "b,e"),
+            ("1000", "1_000"),
         ];
         for (g, a) in yes {
             assert!(grade(g, a).0, "{a:?} should match {g:?}");
@@ -99,6 +106,9 @@ mod tests {
             ("apple, banana", "apple"),
             ("a.b, c", "ab, c"),
             ("1, 2", "1, 3"),
+            ("1.5", "1_.5"),
+            ("1.5", "1._5"),
+            ("1.5", "1.5e_0"),
         ];
         for (g, a) in no {
             assert!(!grade(g, a).0, "{a:?} should not match {g:?}");

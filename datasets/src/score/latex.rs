@@ -153,7 +153,8 @@ fn tokenize(s: &str) -> Option<Vec<Tok>> {
                     _ => return None,
                 }
             } else {
-                out.push(Tok::Cmd(cs[st..i].iter().collect()));
+                let name: String = cs[st..i].iter().collect();
+                out.extend(split_command(name));
             }
         } else if c.is_ascii_alphabetic() {
             out.push(Tok::Letter(c));
@@ -172,6 +173,30 @@ fn tokenize(s: &str) -> Option<Vec<Tok>> {
         }
     }
     Some(out)
+}
+
+/// Commands the parser knows, for [`split_command`].
+const KNOWN: &[&str] = &[
+    "frac", "dfrac", "tfrac", "sqrt", "binom", "dbinom", "tbinom", "pi", "cdot", "times", "div",
+    "infty",
+];
+
+/// `\sinx` → `\sin` `x`: the Hendrycks normalisation drops spaces, so `\sin x` or `\pi r`
+/// reach the tokenizer as one unknown command; split off the longest known command.
+fn split_command(name: String) -> Vec<Tok> {
+    let known = |c: &str| KNOWN.contains(&c) || FUNCS.contains(&c) || GREEK.contains(&c);
+    if known(&name) {
+        return vec![Tok::Cmd(name)];
+    }
+    let best = (1..name.len()).rev().find(|&k| known(&name[..k]));
+    match best {
+        Some(k) => {
+            let mut out = vec![Tok::Cmd(name[..k].to_string())];
+            out.extend(name[k..].chars().map(Tok::Letter));
+            out
+        }
+        None => vec![Tok::Cmd(name)],
+    }
 }
 
 const FUNCS: &[&str] = &[
@@ -624,6 +649,8 @@ mod tests {
         assert_eq!(equivalent(&p("1+2i"), &p("2i+1")), Some(true));
         assert_eq!(equivalent(&p("i^2"), &p("-1")), Some(true));
         assert!(parse("\\infty").is_none());
+        assert_eq!(equivalent(&p("\\sinx"), &p("\\sin(x)")), Some(true));
+        assert_eq!(equivalent(&p("\\pir^2"), &p("\\pi r^2")), Some(true));
         assert!(parse("x=").is_none());
     }
 }

@@ -90,6 +90,7 @@ pub fn normalize(s: &str) -> String {
         ("\\circ", ""),
         ("°", ""),
         ("\\displaystyle", ""),
+        ("\u{2212}", "-"),
         ("\\dfrac", "\\frac"),
         ("\\tfrac", "\\frac"),
         ("\\times", "\\cdot"),

@@ -60,6 +60,15 @@ fn scorer_of(kind: BenchmarkKind) -> (&'static str, &'static str) {
     }
 }
 
+/// The benchmark kind whose scorer is named `scorer`, as a result row records it
+/// (`name@version`, or the bare name).
+pub fn kind_of_scorer(scorer: &str) -> Option<BenchmarkKind> {
+    let name = scorer.split_once('@').map_or(scorer, |(n, _)| n);
+    crate::ALL_KINDS
+        .into_iter()
+        .find(|k| scorer_of(*k).0 == name)
+}
+
 /// Scores `answer` (the agent's final answer text) against the item's gold.
 pub fn score(kind: BenchmarkKind, item: &Item, answer: &str) -> Score {
     let (name, version) = scorer_of(kind);

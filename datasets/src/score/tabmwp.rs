@@ -1,7 +1,8 @@
 //! TabMWP, after PromptPG's `normalize_answer` and `extract_prediction`: strip a leading `$`
 //! and a trailing `,`/`.`/`/`; numbers lose commas and are rounded to 3 places (fractions
-//! too); text answers lose the unit; multiple choice maps a letter, or else the option with
-//! the best word overlap; then a case-insensitive exact match.
+//! too); text answers lose the unit; free text goes through PromptPG's pattern list ("the
+//! answer is", "= x", "is x", "h:mm A.M.", last number); multiple choice maps a letter, or
+//! else the option with the best word overlap; then a case-insensitive exact match.
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
@@ -15,10 +16,27 @@ static NUMERIC: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[-+]?[\d,./]+$"
 static INTEGER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[-+]?\d+$").expect("regex"));
 static LATEX_FRAC: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\$?\\frac\{([\d.,\-]+)\}\{([\d.,]+)\}\$?").expect("regex"));
-static ANSWER_IS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"[Tt]he answer is ([\s\S]+)$").expect("regex"));
-static LAST_NUMBER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"[-$]*[\d$.,/:]*\d").expect("regex"));
+static EQ_SPACING: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d)=([-$\d])").expect("regex"));
+/// PromptPG's free-text patterns, tried in order; the last match of the first that matches
+/// wins. (`(?<= is) …` lookbehinds become a consumed prefix; `[Tt]he` also takes "the".)
+static FREE_TEXT: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+    [
+        (r"[Tt]he answer is ([\s\S]+)$", "tabmwp:answer-is"),
+        (
+            r"[Th]he table shows that ([\d$.,/:]+) ",
+            "tabmwp:table-shows",
+        ),
+        (r" = ([\d$.,/:]+)", "tabmwp:equals"),
+        (r"(?: be| is) ([-\d$.,/:]*\d)", "tabmwp:is-number"),
+        (r"(?: are| was) ([-\d$.,/:]*\d)", "tabmwp:is-number"),
+        (r"(?: were) ([-\d$.,/:]*\d)", "tabmwp:is-number"),
+        (r" ([\d$.,/:]+ [AP]\.M\.)", "tabmwp:time"),
+        (r"([-\d$.,/:]*\d)", "tabmwp:last-number"),
+    ]
+    .iter()
+    .map(|(p, r)| (Regex::new(p).expect("regex"), *r))
+    .collect()
+});
 static LETTER_PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     [
         r"^\(([A-Za-z])\)$",
@@ -77,10 +95,11 @@ fn similarity(a: &str, b: &str) -> f64 {
         return 2.0;
     }
     if a.contains(' ') || b.contains(' ') {
+        // Overlap of the word sets over the longer word list (repeats count), as PromptPG.
         let sa: BTreeSet<&str> = a.split(' ').collect();
         let sb: BTreeSet<&str> = b.split(' ').collect();
         let inter = sa.intersection(&sb).count() as f64;
-        inter / sa.len().max(sb.len()) as f64
+        inter / a.split(' ').count().max(b.split(' ').count()) as f64
     } else {
         0.0
     }
@@ -89,10 +108,12 @@ fn similarity(a: &str, b: &str) -> f64 {
 /// PromptPG's `extract_prediction`; returns `(prediction, rule)`.
 pub fn extract(output: &str, choices: Option<&[String]>) -> (String, &'static str) {
     let mut out = LATEX_FRAC.replace_all(output.trim(), "$1/$2").into_owned();
-    if out.ends_with('.') && !out.ends_with("M.") {
+    if out.ends_with('.') && !out.ends_with("A.M.") && !out.ends_with("P.M.") {
         out.pop();
     }
-    let out = out.replace('\u{2212}', "-");
+    let out = EQ_SPACING
+        .replace_all(&out, "$1 = $2")
+        .replace('\u{2212}', "-");
     if let Some(opts) = choices.filter(|c| !c.is_empty()) {
         for re in LETTER_PATTERNS.iter() {
             if let Some(l) = re.captures(&out).and_then(|c| c.get(1)) {
@@ -113,14 +134,17 @@ pub fn extract(output: &str, choices: Option<&[String]>) -> (String, &'static st
         }
         return (opts[best].clone(), "tabmwp:choice-overlap");
     }
-    if let Some(c) = ANSWER_IS.captures(&out).and_then(|c| c.get(1)) {
-        let p = c.as_str().trim();
-        return (p.trim_end_matches('.').to_string(), "tabmwp:answer-is");
+    for (re, rule) in FREE_TEXT.iter() {
+        if let Some(m) = re.captures_iter(&out).last().and_then(|c| c.get(1)) {
+            let p = m.as_str().trim();
+            let p = match p.strip_suffix('.') {
+                Some(q) if !p.contains(".M.") => q,
+                _ => p,
+            };
+            return (p.to_string(), rule);
+        }
     }
-    match LAST_NUMBER.find_iter(&out).last() {
-        Some(m) => (m.as_str().trim().to_string(), "tabmwp:last-number"),
-        None => (out, "tabmwp:text"),
-    }
+    (out, "tabmwp:text")
 }
 
 /// Returns `(correct, extracted, rule)`.
@@ -172,6 +196,9 @@ mod tests {
         assert!(grade("84", "the mean is 84", None, None).0);
         assert!(grade("84", "$\\frac{168}{2}$", None, None).0);
         assert!(grade("7", "7 cm", Some("cm"), None).0);
+        assert!(grade("6", "It will be 6 after 2 days.", None, None).0);
+        assert!(grade("10:15 A.M.", "It leaves at 10:15 A.M.", None, None).0);
+        assert!(grade("40", "Total = $40, so 3 left", None, None).0);
         assert!(!grade("84", "85", None, None).0);
         assert!(!grade("0.75", "0.7", None, None).0);
         let c = ch(&["shortage", "surplus"]);
@@ -182,6 +209,9 @@ mod tests {
         assert!(grade("surplus", "The answer is B", None, Some(&c)).0);
         assert!(grade("surplus", "there is a surplus", None, Some(&c)).0);
         assert!(!grade("surplus", "A", None, Some(&c)).0);
+        // Repeated words count in the overlap denominator (PromptPG uses list lengths).
+        let r = ch(&["the red the red", "the blue"]);
+        assert!(grade("the blue", "the red blue", None, Some(&r)).0);
         assert_eq!(
             grade("surplus", "B", None, Some(&c)).2,
             "tabmwp:choice-letter"

@@ -1,12 +1,15 @@
-//! The per-process rate limiter: GCRA budgets in a mutex-guarded map.
+//! The per-process rate limiter: GCRA budgets in a mutex-guarded map, timed by tokio's
+//! clock (so tests can pause it).
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
 
-use super::{RateLimiter, RateLimits, gcra_adjust, gcra_check};
+use super::{RateLimiter, RateLimits, burst_ms, gcra_adjust, gcra_check};
 use crate::LlmError;
 
 /// Budgets of one process (one machine's workers).
@@ -46,8 +49,21 @@ impl RateLimiter for LocalRateLimiter {
         let now = self.now_ms();
         let mut state = self.state.lock();
         let (req_tat, tok_tat) = state.get(key).copied().unwrap_or((now, now));
-        let req = gcra_check(req_tat, now, limits.requests_per_minute.unwrap_or(0), 1);
-        let tok = gcra_check(tok_tat, now, limits.tokens_per_minute.unwrap_or(0), tokens);
+        let burst = burst_ms(limits);
+        let req = gcra_check(
+            req_tat,
+            now,
+            limits.requests_per_minute.unwrap_or(0),
+            1,
+            burst,
+        );
+        let tok = gcra_check(
+            tok_tat,
+            now,
+            limits.tokens_per_minute.unwrap_or(0),
+            tokens,
+            burst,
+        );
         match (req, tok) {
             (Ok(r), Ok(t)) => {
                 state.insert(key.to_string(), (r, t));

@@ -8,11 +8,12 @@ use async_trait::async_trait;
 use redis::Script;
 use redis::aio::ConnectionManager;
 
-use super::{RateLimiter, RateLimits, WINDOW_MS};
+use super::{RateLimiter, RateLimits, WINDOW_MS, burst_ms};
 use crate::LlmError;
 
 /// KEYS[1]: request TAT, KEYS[2]: token TAT.
-/// ARGV: rpm, tpm, tokens (or the settle delta), mode (`acquire`/`settle`), window ms.
+/// ARGV: rpm, tpm, tokens (or the settle delta), mode (`acquire`/`settle`), window ms,
+/// burst ms (the bucket's size; at least one request's cost).
 /// Returns 0 when granted (or settled), else the wait in milliseconds.
 const GCRA_LUA: &str = r#"
 local t = redis.call('TIME')
@@ -22,6 +23,7 @@ local tpm = tonumber(ARGV[2])
 local amount = tonumber(ARGV[3])
 local mode = ARGV[4]
 local window = tonumber(ARGV[5])
+local burst = tonumber(ARGV[6])
 local function tat_of(key)
   local v = redis.call('GET', key)
   if v then return tonumber(v) end
@@ -44,7 +46,7 @@ local function check(key, limit, cost)
   if limit <= 0 or cost <= 0 then return nil, 0 end
   if cost > limit then cost = limit end
   local new_tat = math.max(tat_of(key), now) + cost * (window / limit)
-  local allow_at = new_tat - window
+  local allow_at = new_tat - math.max(burst, cost * (window / limit))
   if allow_at > now then return nil, allow_at - now end
   return new_tat, 0
 end
@@ -129,6 +131,7 @@ impl RedisRateLimiter {
             .arg(amount)
             .arg(mode)
             .arg(WINDOW_MS as u64)
+            .arg(burst_ms(limits).ceil() as u64)
             .invoke_async::<i64>(&mut conn)
             .await
             .map_err(|e| redis_err(&format!("script on key `{key}` failed"), e))

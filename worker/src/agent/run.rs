@@ -279,10 +279,14 @@ impl<'a> Run<'a> {
         result
     }
 
-    /// Counts the LLM calls the tools made during the last cell (visual_qa) like the loop's
-    /// own: tokens, cost and calls towards the budgets, each recorded in the trajectory. Their
-    /// time is already in the cell's execution time.
+    /// Counts the LLM calls the tools made during the last cell (visual_qa, audio) like the
+    /// loop's own: tokens, cost, retries and calls towards the budgets and metrics, each
+    /// recorded in the trajectory. Their time is already in the cell's execution time.
     fn absorb_tool_llm_calls(&mut self) {
+        let r = self.tools.take_tool_retries();
+        self.metrics.retries_rate_limited += r.rate_limited;
+        self.metrics.retries_server_error += r.server_error;
+        self.metrics.retries_connection += r.connection;
         for mut call in self.tools.take_llm_calls() {
             call.step = self.metrics.steps;
             let m = &mut self.metrics;

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
+use super::retry::{self, ToolRetry};
 use super::{Tool, ToolArgs, ToolError, text_wrapper};
 
 const NAME: &str = "find_archived_url";
@@ -60,23 +61,11 @@ impl Tool for FindArchivedUrl {
             tool: NAME,
             message: format!("bad Wayback URL `{endpoint}`: {e}"),
         })?;
-        let resp = self
-            .client
-            .get(req_url)
-            .send()
-            .await
-            .map_err(|e| ToolError::Http {
-                tool: NAME,
-                url: endpoint.clone(),
-                message: e.to_string(),
-            })?;
-        if !resp.status().is_success() {
-            return Err(ToolError::Status {
-                tool: NAME,
-                url: endpoint,
-                status: resp.status().as_u16(),
-            });
-        }
+        let (resp, _) = retry::send(NAME, &endpoint, &ToolRetry::default(), || {
+            self.client.get(req_url.clone())
+        })
+        .await;
+        let resp = resp?;
         let v: Value = resp.json().await.map_err(|e| ToolError::Http {
             tool: NAME,
             url: endpoint.clone(),

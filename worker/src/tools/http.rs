@@ -1,5 +1,6 @@
 //! The tools' HTTP client and a size-capped body reader.
 
+use super::retry::{self, ToolRetry};
 use super::{ToolError, ToolSettings};
 
 pub(crate) fn client(settings: &ToolSettings) -> Result<reqwest::Client, ToolError> {
@@ -21,7 +22,8 @@ pub(crate) struct Fetched {
     pub bytes: Vec<u8>,
 }
 
-/// GETs `url`, failing on a non-2xx status or a body over `max_bytes`.
+/// GETs `url` under the shared retry policy (429, 5xx and connection errors retried),
+/// failing on another non-2xx status or a body over `max_bytes`.
 pub(crate) async fn get_capped(
     client: &reqwest::Client,
     tool: &'static str,
@@ -40,23 +42,11 @@ pub(crate) async fn get_capped(
             problem: format!("`{url}` is not an http(s) URL"),
         });
     }
-    let mut resp = client
-        .get(parsed)
-        .send()
-        .await
-        .map_err(|e| ToolError::Http {
-            tool,
-            url: url.to_string(),
-            message: e.to_string(),
-        })?;
-    let status = resp.status();
-    if !status.is_success() {
-        return Err(ToolError::Status {
-            tool,
-            url: url.to_string(),
-            status: status.as_u16(),
-        });
-    }
+    let (resp, _) = retry::send(tool, url, &ToolRetry::default(), || {
+        client.get(parsed.clone())
+    })
+    .await;
+    let mut resp = resp?;
     let header = |name: reqwest::header::HeaderName| {
         resp.headers()
             .get(name)

@@ -1,10 +1,19 @@
 //! `inspect_file_as_text(path)`: runs inside the sandbox as plain Python (pdfminer, docx,
-//! openpyxl, pptx, csv, json, zip), defined into the kernel by the prelude.
+//! openpyxl, pptx, csv, json, zip), defined into the kernel by the prelude; audio goes to the
+//! worker's transcription model when one is configured, else is reported as unreadable.
 
 pub(crate) const NAME: &str = "inspect_file_as_text";
 
-pub(crate) fn prompt_line() -> String {
-    "- inspect_file_as_text(path: str) -> str: Read a file as text: PDF, DOCX, XLSX, PPTX, CSV, JSON, ZIP listings, HTML and plain text.".into()
+/// The prompt line; audio is promised only when it can be transcribed.
+pub(crate) fn prompt_line(audio: bool) -> String {
+    let audio = if audio {
+        ", audio (MP3, WAV, M4A, FLAC, OGG: a transcript)"
+    } else {
+        ""
+    };
+    format!(
+        "- inspect_file_as_text(path: str) -> str: Read a file as text: PDF, DOCX, XLSX, PPTX, CSV, JSON, ZIP listings, HTML{audio} and plain text."
+    )
 }
 
 pub(crate) const PYTHON: &str = r#"def inspect_file_as_text(path: str) -> str:
@@ -70,7 +79,10 @@ pub(crate) const PYTHON: &str = r#"def inspect_file_as_text(path: str) -> str:
         with zipfile.ZipFile(path) as z:
             return _HerdText("\n".join(f"{i.filename}\t{i.file_size} bytes" for i in z.infolist()))
     if ext in (".mp3", ".wav", ".m4a", ".flac", ".ogg"):
-        raise ValueError("audio transcription is not available in this sandbox")
+        transcribe = globals().get("_herd_transcribe_audio")
+        if transcribe is None:
+            raise ValueError(f"{path} is an audio file, and audio cannot be transcribed in this run (no speech-to-text model is configured); find the information another way")
+        return _HerdText(transcribe(path))
     if ext in (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp"):
         raise ValueError("this is an image; use visual_qa(path, question) if it is available")
     with open(path, "rb") as fh:
@@ -84,3 +96,53 @@ pub(crate) const PYTHON: &str = r#"def inspect_file_as_text(path: str) -> str:
         text = re.sub(r"[ \t]+", " ", text)
     return _HerdText(text)
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prompt_promises_audio_only_when_it_can_be_transcribed() {
+        assert!(prompt_line(true).contains("audio (MP3"));
+        assert!(!prompt_line(false).to_lowercase().contains("audio"));
+    }
+
+    /// Runs the helper in a real python3 (when there is one) on an `.mp3`: without the
+    /// transcription helper it says audio cannot be transcribed; with it, it returns the
+    /// transcript.
+    #[test]
+    fn audio_goes_to_the_transcription_helper_or_is_reported_unreadable() {
+        if std::process::Command::new("python3")
+            .arg("--version")
+            .output()
+            .map_or(true, |o| !o.status.success())
+        {
+            eprintln!("python3 not found; skipping");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mp3 = dir.path().join("clip.mp3");
+        std::fs::write(&mp3, b"ID3 not really audio").unwrap();
+        let run = |extra: &str| {
+            let script = format!(
+                "_HerdText = str\n{PYTHON}\n{extra}\ntry:\n    print('OK:' + inspect_file_as_text({:?}))\nexcept ValueError as e:\n    print('ERR:' + str(e))\n",
+                mp3.display().to_string()
+            );
+            let out = std::process::Command::new("python3")
+                .arg("-c")
+                .arg(script)
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr)
+        };
+        let without = run("");
+        assert!(
+            without.starts_with("ERR:") && without.contains("cannot be transcribed"),
+            "{without}"
+        );
+        let with =
+            run("def _herd_transcribe_audio(path):\n    return 'transcript of ' + path[-8:]\n");
+        assert_eq!(with.trim(), "OK:transcript of clip.mp3");
+    }
+}

@@ -1,14 +1,16 @@
-//! User-defined actions (Au): web search, a paged text browser, downloads, Wayback lookups
-//! and visual QA run on the worker (they may hold keys) and are called from the kernel as
-//! host calls; `inspect_file_as_text` runs inside the sandbox as plain Python.
+//! User-defined actions (Au): web search, a paged text browser, downloads, Wayback lookups,
+//! visual QA and audio transcription run on the worker (they may hold keys) and are called
+//! from the kernel as host calls; `inspect_file_as_text` runs inside the sandbox as Python.
 
 mod archive;
 mod args;
+mod audio;
 mod browser;
 mod download;
 mod html;
 mod http;
 mod inspect;
+mod retry;
 mod search;
 mod settings;
 mod vision;
@@ -23,9 +25,11 @@ use serde_json::Value;
 
 pub use archive::FindArchivedUrl;
 pub use args::ToolArgs;
+pub use audio::{AudioTranscriber, MAX_AUDIO_BYTES, transcriptions_url};
 pub use browser::{BrowserState, FindOnPage, PAGE_CHARS, VisitPage};
 pub use download::DownloadFile;
 pub use html::html_to_text;
+pub use retry::{ToolRetries, ToolRetry};
 pub use search::{BraveSearch, SearchHit, SearchProvider, SearxngSearch, WebSearch};
 pub use settings::{SearchKind, ToolSettings};
 pub use vision::VisualQa;
@@ -64,6 +68,10 @@ pub enum ToolError {
 #[async_trait]
 pub trait Tool: Send + Sync {
     fn name(&self) -> &'static str;
+    /// Whether the prompt lists it (a helper of another tool is not listed).
+    fn listed(&self) -> bool {
+        true
+    }
     /// The `- name(args) -> type: description` line for the prompt.
     fn prompt_line(&self) -> String;
     /// Python defining the kernel-side function that forwards to this tool.
@@ -75,19 +83,30 @@ pub trait Tool: Send + Sync {
     }
 }
 
-/// LLM calls a task's tools make on its behalf (visual_qa's vision model). The agent loop
-/// drains them after every cell into the task's counts, budgets and trajectory.
+/// LLM calls a task's tools make on its behalf (visual_qa's vision model, audio
+/// transcription) and their retries by cause. The agent loop drains them after every cell
+/// into the task's counts, budgets, metrics and trajectory.
 #[derive(Clone, Default, Debug)]
-pub struct CallLog(Arc<Mutex<Vec<LlmCall>>>);
+pub struct CallLog(Arc<Mutex<(Vec<LlmCall>, ToolRetries)>>);
 
 impl CallLog {
     pub fn push(&self, call: LlmCall) {
-        self.0.lock().push(call);
+        self.0.lock().0.push(call);
+    }
+
+    /// Counts the retries one call made.
+    pub fn count_retries(&self, retries: ToolRetries) {
+        self.0.lock().1.add(retries);
     }
 
     /// The calls logged since the last `take`.
     pub fn take(&self) -> Vec<LlmCall> {
-        std::mem::take(&mut *self.0.lock())
+        std::mem::take(&mut self.0.lock().0)
+    }
+
+    /// The retries counted since the last `take_retries`.
+    pub fn take_retries(&self) -> ToolRetries {
+        std::mem::take(&mut self.0.lock().1)
     }
 }
 
@@ -137,6 +156,16 @@ impl ToolBox {
         self.calls.take()
     }
 
+    /// The retries the tools' LLM calls made since the last take, by cause.
+    pub fn take_tool_retries(&self) -> ToolRetries {
+        self.calls.take_retries()
+    }
+
+    /// Whether audio files can be transcribed (a transcription model is configured).
+    pub fn transcribes_audio(&self) -> bool {
+        self.get(audio::NAME).is_some()
+    }
+
     /// Names of the host tools.
     pub fn names(&self) -> Vec<&'static str> {
         self.tools.iter().map(|t| t.name()).collect()
@@ -153,9 +182,14 @@ impl ToolBox {
 
     /// Prompt lines of every enabled tool.
     pub fn prompt_lines(&self) -> Vec<String> {
-        let mut lines: Vec<String> = self.tools.iter().map(|t| t.prompt_line()).collect();
+        let mut lines: Vec<String> = self
+            .tools
+            .iter()
+            .filter(|t| t.listed())
+            .map(|t| t.prompt_line())
+            .collect();
         if self.kernel_helpers {
-            lines.push(inspect::prompt_line());
+            lines.push(inspect::prompt_line(self.transcribes_audio()));
         }
         lines
     }
@@ -194,6 +228,7 @@ pub struct ToolEnv {
     client: reqwest::Client,
     search: Option<Arc<dyn SearchProvider>>,
     vision: Option<VisualQa>,
+    audio: Option<AudioTranscriber>,
 }
 
 impl ToolEnv {
@@ -203,11 +238,13 @@ impl ToolEnv {
         let client = http::client(&settings)?;
         let search = search::provider_from_settings(&settings, &client);
         let vision = vision::from_settings(&settings, &client);
+        let audio = audio::from_settings(&settings, &client);
         Ok(ToolEnv {
             settings,
             client,
             search,
             vision,
+            audio,
         })
     }
 
@@ -243,6 +280,9 @@ impl ToolEnv {
         )));
         if let Some(v) = &self.vision {
             tools.push(Arc::new(v.with_log(calls.clone())));
+        }
+        if let Some(a) = &self.audio {
+            tools.push(Arc::new(a.with_log(calls.clone())));
         }
         ToolBox {
             tools,

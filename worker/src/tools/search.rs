@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 
+use super::retry::{self, ToolRetry};
 use super::{SearchKind, Tool, ToolArgs, ToolError, ToolSettings, text_wrapper, warn_once};
 
 const NAME: &str = "web_search";
@@ -25,21 +26,14 @@ pub trait SearchProvider: Send + Sync {
     async fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>, ToolError>;
 }
 
+/// GETs JSON under the shared retry policy (429, 5xx and connection errors retried).
 async fn get_json(req: reqwest::RequestBuilder, url: &str) -> Result<Value, ToolError> {
-    let resp = req.send().await.map_err(|e| ToolError::Http {
-        tool: NAME,
-        url: url.to_string(),
-        message: e.to_string(),
-    })?;
-    let status = resp.status();
-    if !status.is_success() {
-        return Err(ToolError::Status {
-            tool: NAME,
-            url: url.to_string(),
-            status: status.as_u16(),
-        });
-    }
-    resp.json::<Value>().await.map_err(|e| ToolError::Http {
+    let (resp, _) = retry::send(NAME, url, &ToolRetry::default(), || {
+        req.try_clone()
+            .expect("a GET request has no streaming body, so it can be cloned")
+    })
+    .await;
+    resp?.json::<Value>().await.map_err(|e| ToolError::Http {
         tool: NAME,
         url: url.to_string(),
         message: format!("reply is not JSON: {e}"),

@@ -1,7 +1,8 @@
 //! `visual_qa(image_path, question)`: the kernel-side wrapper reads the image from the
 //! workspace and sends it base64-encoded; the worker asks an OpenAI-compatible vision model
 //! (`HERD_VISION_BASE_URL`, `HERD_VISION_MODEL`, `HERD_VISION_API_KEY`). Every request is
-//! logged with its usage and cost in the task's [`CallLog`], so it counts like any LLM call.
+//! logged with its usage, cost and retries in the task's [`CallLog`], so it counts like any
+//! LLM call; 429, 5xx and connection errors are retried under the shared policy.
 
 use std::time::Instant;
 
@@ -9,6 +10,7 @@ use async_trait::async_trait;
 use herd_core::trajectory::{CallPurpose, LlmCall, Message};
 use serde_json::{Value, json};
 
+use super::retry::{self, ToolRetries, ToolRetry};
 use super::{CallLog, Tool, ToolArgs, ToolError, ToolSettings, truncate_json, warn_once};
 
 const NAME: &str = "visual_qa";
@@ -24,6 +26,7 @@ pub struct VisualQa {
     api_key: Option<String>,
     /// Dollars per million prompt and completion tokens.
     price: (f64, f64),
+    retry: ToolRetry,
     log: CallLog,
 }
 
@@ -49,6 +52,7 @@ impl VisualQa {
             model,
             api_key,
             price: (0.0, 0.0),
+            retry: ToolRetry::default(),
             log: CallLog::default(),
         }
     }
@@ -56,6 +60,12 @@ impl VisualQa {
     /// Sets the price, in dollars per million prompt and completion tokens.
     pub fn with_price(mut self, prompt_per_mtok: f64, completion_per_mtok: f64) -> Self {
         self.price = (prompt_per_mtok.max(0.0), completion_per_mtok.max(0.0));
+        self
+    }
+
+    /// Sets how failed requests are retried.
+    pub fn with_retry(mut self, retry: ToolRetry) -> Self {
+        self.retry = retry;
         self
     }
 
@@ -67,44 +77,52 @@ impl VisualQa {
         }
     }
 
-    /// Asks the vision model; returns its answer and its usage `(prompt, completion)`.
-    async fn ask(&self, endpoint: &str, body: &Value) -> Result<(String, u64, u64), ToolError> {
-        let mut req = self.client.post(endpoint).json(body);
-        if let Some(k) = &self.api_key {
-            req = req.bearer_auth(k);
-        }
-        let resp = req.send().await.map_err(|e| ToolError::Http {
-            tool: NAME,
-            url: endpoint.to_string(),
-            message: e.to_string(),
-        })?;
-        if !resp.status().is_success() {
-            return Err(ToolError::Status {
-                tool: NAME,
-                url: endpoint.to_string(),
-                status: resp.status().as_u16(),
-            });
-        }
-        let v: Value = resp.json().await.map_err(|e| ToolError::Http {
-            tool: NAME,
-            url: endpoint.to_string(),
-            message: format!("reply is not JSON: {e}"),
-        })?;
-        let usage = |k: &str| {
-            v.pointer(&format!("/usage/{k}"))
-                .and_then(Value::as_u64)
-                .unwrap_or(0)
+    /// Asks the vision model under the shared retry policy; returns its answer and usage
+    /// `(prompt, completion)`, and the retries made.
+    async fn ask(
+        &self,
+        endpoint: &str,
+        body: &Value,
+    ) -> (Result<(String, u64, u64), ToolError>, ToolRetries) {
+        let (resp, retries) = retry::send(NAME, endpoint, &self.retry, || {
+            let req = self.client.post(endpoint).json(body);
+            match &self.api_key {
+                Some(k) => req.bearer_auth(k),
+                None => req,
+            }
+        })
+        .await;
+        let parsed = match resp {
+            Ok(resp) => parse_answer(endpoint, resp).await,
+            Err(e) => Err(e),
         };
-        let (prompt, completion) = (usage("prompt_tokens"), usage("completion_tokens"));
-        let answer = v
-            .pointer("/choices/0/message/content")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ToolError::Failed {
-                tool: NAME,
-                message: "the vision model's reply has no message content".into(),
-            })?;
-        Ok((answer.to_string(), prompt, completion))
+        (parsed, retries)
     }
+}
+
+async fn parse_answer(
+    endpoint: &str,
+    resp: reqwest::Response,
+) -> Result<(String, u64, u64), ToolError> {
+    let v: Value = resp.json().await.map_err(|e| ToolError::Http {
+        tool: NAME,
+        url: endpoint.to_string(),
+        message: format!("reply is not JSON: {e}"),
+    })?;
+    let usage = |k: &str| {
+        v.pointer(&format!("/usage/{k}"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
+    let (prompt, completion) = (usage("prompt_tokens"), usage("completion_tokens"));
+    let answer = v
+        .pointer("/choices/0/message/content")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ToolError::Failed {
+            tool: NAME,
+            message: "the vision model's reply has no message content".into(),
+        })?;
+    Ok((answer.to_string(), prompt, completion))
 }
 
 /// The vision tool, or `None` (warned once) when its URL or model is not configured.
@@ -120,7 +138,8 @@ pub(crate) fn from_settings(settings: &ToolSettings, client: &reqwest::Client) -
             .with_price(
                 settings.vision_prompt_per_mtok,
                 settings.vision_completion_per_mtok,
-            ),
+            )
+            .with_retry(settings.retry),
         ),
         _ => {
             warn_once(
@@ -171,7 +190,8 @@ impl Tool for VisualQa {
             }]
         });
         let t0 = Instant::now();
-        let result = self.ask(&endpoint, &body).await;
+        let (result, retries) = self.ask(&endpoint, &body).await;
+        self.log.count_retries(retries);
         let (prompt_tokens, completion_tokens) = match &result {
             Ok((_, p, c)) => (*p, *c),
             Err(_) => (0, 0),
@@ -193,7 +213,7 @@ impl Tool for VisualQa {
                 / 1e6,
             cached: false,
             latency_ms: t0.elapsed().as_millis() as u64,
-            retries: 0,
+            retries: retries.total(),
         });
         result.map(|(answer, _, _)| Value::String(answer))
     }
