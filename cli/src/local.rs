@@ -35,6 +35,8 @@ pub struct CoordinatorParts {
 impl Coordinator {
     /// Recovers state, binds `listen` and serves until `shutdown`.
     pub async fn start(listen: &str, parts: CoordinatorParts) -> anyhow::Result<Coordinator> {
+        // Before anything starts: an unreadable certificate or key stops here, by name.
+        let tls = parts.tls.as_ref().map(TlsFiles::read).transpose()?;
         let (backend, hooks) = match parts.actions {
             Some((b, h)) => (Some(b), Some(h)),
             None => (None, None),
@@ -61,7 +63,7 @@ impl Coordinator {
             scheduler.clone(),
             backend,
             parts.token,
-            parts.tls,
+            tls,
             async move { s.cancelled().await },
         ));
         Ok(Coordinator {

@@ -35,6 +35,12 @@ pub enum CoordinatorError {
     Output { path: String, message: String },
     #[error("the coordinator is shutting down")]
     ShuttingDown,
+    #[error("cannot serve TLS: the {what} `{path}`: {message}")]
+    Tls {
+        what: &'static str,
+        path: String,
+        message: String,
+    },
 }
 
 impl From<CoordinatorError> for tonic::Status {
@@ -52,6 +58,7 @@ impl From<CoordinatorError> for tonic::Status {
             SweepExists(_) => tonic::Status::already_exists(msg),
             Store(_) | Output { .. } | Actions(_) => tonic::Status::unavailable(msg),
             ShuttingDown => tonic::Status::unavailable(msg),
+            Tls { .. } => tonic::Status::failed_precondition(msg),
         }
     }
 }

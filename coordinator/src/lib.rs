@@ -14,7 +14,7 @@ pub mod trajectories;
 
 pub use error::CoordinatorError;
 pub use scheduler::{ActionHooks, Scheduler, SchedulerSettings, SubmitOptions};
-pub use service::{ActionBackend, ActionCallError, AuthCheck, TlsFiles, serve};
+pub use service::{ActionBackend, ActionCallError, AuthCheck, TlsFiles, TlsIdentity, serve};
 
 #[cfg(test)]
 mod scheduler_tests;

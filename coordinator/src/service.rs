@@ -17,6 +17,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{info, warn};
 
+use crate::error::CoordinatorError;
 use crate::scheduler::{Report, Scheduler, SubmitOptions};
 use crate::trajectories::TrajectoryWriter;
 
@@ -475,13 +476,47 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+/// A certificate chain and key, read and checked, ready to serve.
+#[derive(Clone)]
+pub struct TlsIdentity {
+    cert: Vec<u8>,
+    key: Vec<u8>,
+}
+
+impl TlsFiles {
+    /// Reads both PEM files: an unreadable or empty file, or one that holds no PEM block, is
+    /// an error naming it (never an empty identity that fails at the first handshake).
+    pub fn read(&self) -> Result<TlsIdentity, CoordinatorError> {
+        let read = |what: &'static str, path: &PathBuf, marker: &str| {
+            let bytes = std::fs::read(path).map_err(|e| CoordinatorError::Tls {
+                what,
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            let text = String::from_utf8_lossy(&bytes);
+            if !text.contains("-----BEGIN ") || !text.contains(marker) {
+                return Err(CoordinatorError::Tls {
+                    what,
+                    path: path.display().to_string(),
+                    message: format!("no PEM `{marker}` block in it"),
+                });
+            }
+            Ok(bytes)
+        };
+        Ok(TlsIdentity {
+            cert: read("certificate", &self.cert, "CERTIFICATE")?,
+            key: read("key", &self.key, "PRIVATE KEY")?,
+        })
+    }
+}
+
 /// Serves the worker, control, health and reflection services on `listener` until `shutdown`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     scheduler: Scheduler,
     actions: Option<Arc<dyn ActionBackend>>,
     token: Option<String>,
-    tls: Option<TlsFiles>,
+    tls: Option<TlsIdentity>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let auth = AuthCheck::new(token);
@@ -506,11 +541,10 @@ pub async fn serve(
     let control = ControlApi { scheduler, auth };
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = tls {
-        let cert = std::fs::read(&tls.cert).unwrap_or_default();
-        let key = std::fs::read(&tls.key).unwrap_or_default();
+        herd_proto::install_tls_provider();
         builder = builder.tls_config(
             tonic::transport::ServerTlsConfig::new()
-                .identity(tonic::transport::Identity::from_pem(cert, key)),
+                .identity(tonic::transport::Identity::from_pem(tls.cert, tls.key)),
         )?;
     }
     let addr: Option<SocketAddr> = listener.local_addr().ok();

@@ -38,6 +38,9 @@ pub type Authed = InterceptedService<Channel, TokenInterceptor>;
 pub type WorkerClient = WorkerServiceClient<Authed>;
 pub type ControlClient = ControlServiceClient<Authed>;
 
+/// The environment variable naming a PEM file of extra CA certificates clients trust.
+pub const TLS_CA_ENV: &str = "HERD_TLS_CA";
+
 /// A channel to `url` (`http://host:port` or `https://…`) that connects on first use.
 pub fn channel(url: &str, ca_pem: Option<&[u8]>) -> Result<Channel, String> {
     let mut endpoint = Channel::from_shared(url.to_string())
@@ -45,8 +48,20 @@ pub fn channel(url: &str, ca_pem: Option<&[u8]>) -> Result<Channel, String> {
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true);
     if url.starts_with("https://") {
+        crate::install_tls_provider();
         let mut tls = ClientTlsConfig::new().with_enabled_roots();
-        if let Some(ca) = ca_pem {
+        // A private CA (e.g. a self-signed coordinator certificate): given, or from
+        // `HERD_TLS_CA`, trusted beside the system roots.
+        let from_env = match (ca_pem, std::env::var_os(TLS_CA_ENV)) {
+            (None, Some(path)) if !path.is_empty() => Some(std::fs::read(&path).map_err(|e| {
+                format!(
+                    "cannot read the CA certificate `{}` ({TLS_CA_ENV}): {e}",
+                    std::path::Path::new(&path).display()
+                )
+            })?),
+            _ => None,
+        };
+        if let Some(ca) = ca_pem.or(from_env.as_deref()) {
             tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(ca));
         }
         endpoint = endpoint

@@ -26,3 +26,10 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("herd
 pub const AUTH_HEADER: &str = "authorization";
 
 pub mod client;
+
+/// Chooses rustls' ring provider for this process. The dependency graph enables two
+/// providers (ring and aws-lc-rs), so rustls cannot choose one itself and the first TLS
+/// handshake would panic. Idempotent; called wherever herd starts TLS.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -361,7 +361,7 @@ impl Drop for Redis {
 
 /// Submits `sweep` to the coordinator at `url` (waiting for it to listen); returns the id.
 pub fn submit(url: &str, sweep: &Path, token: Option<&str>) -> String {
-    let addr = url.trim_start_matches("http://").to_string();
+    let addr = url.rsplit("://").next().unwrap_or(url).to_string();
     wait_until("the coordinator to listen", Duration::from_secs(30), || {
         std::net::TcpStream::connect(&addr).is_ok()
     });
@@ -379,11 +379,13 @@ pub fn results_of(
     status: &serde_json::Value,
 ) -> (Vec<herd_core::ResultRecord>, Vec<herd_core::AttemptRecord>) {
     let dir = status["out_dir"].as_str().expect("out_dir");
-    let path = Path::new(dir).join("results.parquet");
+    // The export writes results.parquet, then attempts.parquet (each renamed into place).
+    let results = Path::new(dir).join("results.parquet");
+    let attempts = Path::new(dir).join("attempts.parquet");
     wait_until(
-        "results.parquet to be written",
+        "results.parquet and attempts.parquet to be written",
         Duration::from_secs(30),
-        || path.exists(),
+        || results.exists() && attempts.exists(),
     );
     herd_report::read_result_records(Path::new(dir)).expect("read results")
 }

@@ -249,6 +249,18 @@ mod tests {
 
     /// A fake embeddings server: vector = [len(text), count of 'a', 1], returned in reverse
     /// order with indices; requires `Bearer sekrit` when `auth` is set.
+    /// Serves `app` on a loopback port; returns its `/v1` base URL.
+    async fn listen(app: Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        format!("http://{addr}/v1")
+    }
+
     async fn serve(auth: bool) -> String {
         let app = Router::new().route(
             "/v1/embeddings",
@@ -278,14 +290,7 @@ mod tests {
                 },
             ),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        format!("http://{addr}/v1")
+        listen(app).await
     }
 
     #[tokio::test]
@@ -337,14 +342,7 @@ mod tests {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        format!("http://{addr}/v1")
+        listen(app).await
     }
 
     #[tokio::test]
