@@ -7,7 +7,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
 need_apt=()
-for pair in cmake:cmake clang:clang redis-server:redis-server debootstrap:debootstrap python3:python3 unzip:unzip; do
+for pair in cmake:cmake clang:clang redis-server:redis-server debootstrap:debootstrap python3:python3 unzip:unzip openssl:openssl; do
   bin="${pair%%:*}"; pkg="${pair##*:}"
   command -v "$bin" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
