@@ -2,7 +2,6 @@
 //! per task — against a test double model with a fixed latency, beside two floors measured in
 //! the same run: the latency-bound ideal and the engine's bare container-lifecycle rate.
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -188,11 +187,9 @@ pub async fn bench_e2e(opts: &E2eOptions) -> anyhow::Result<String> {
         cpu,
         floor,
         scored,
-        &out,
     ))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn table(
     opts: &E2eOptions,
     tasks: usize,
@@ -201,7 +198,6 @@ fn table(
     cpu: Option<Duration>,
     floor: Duration,
     scored: usize,
-    _out: &Path,
 ) -> String {
     // One model call per task (it submits at its first step).
     let ideal = opts.latency.as_secs_f64() * tasks.div_ceil(concurrency) as f64;

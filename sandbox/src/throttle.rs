@@ -92,7 +92,8 @@ impl StartThrottle {
 
     /// Waits for this start's slot.
     pub(crate) async fn wait_turn(&self) {
-        let interval = Duration::from_secs_f64(1.0 / self.rate().max(FLOOR_RATE.min(1.0)));
+        // The rate never falls below min(FLOOR_RATE, ceiling), which is positive.
+        let interval = Duration::from_secs_f64(1.0 / self.rate());
         let mut next = self.next.lock().await;
         let now = Instant::now();
         if *next > now {

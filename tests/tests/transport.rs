@@ -98,13 +98,19 @@ fn coordinator(dir: &Path, port: u16, cert: &str, key: &str) -> Proc {
     )
 }
 
-#[test]
-fn a_sweep_runs_over_tls_and_a_client_without_the_ca_is_refused() {
+/// A coordinator serving TLS with a fresh certificate: (its directory, the CA file, the
+/// process, its `https://` URL).
+fn tls_coordinator() -> (tempfile::TempDir, String, Proc, String) {
     let dir = tempfile::tempdir().unwrap();
     let (ca, cert, key) = make_certs(dir.path());
     let port = free_port();
-    let _coord = coordinator(dir.path(), port, &cert, &key);
-    let url = format!("https://localhost:{port}");
+    let coord = coordinator(dir.path(), port, &cert, &key);
+    (dir, ca, coord, format!("https://localhost:{port}"))
+}
+
+#[test]
+fn a_sweep_runs_over_tls_and_a_client_without_the_ca_is_refused() {
+    let (dir, ca, _coord, url) = tls_coordinator();
     let model = FakeModel::start(Duration::from_millis(10), "888");
     let sweep = write_sweep(dir.path(), "tls", &model.url, 2, "");
     // Every herd process this test starts trusts the test's CA (nextest runs each test in its
@@ -178,11 +184,7 @@ fn an_unreadable_or_non_pem_certificate_stops_the_coordinator_by_name() {
 
 #[test]
 fn health_and_reflection_answer_over_tls() {
-    let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = make_certs(dir.path());
-    let port = free_port();
-    let _coord = coordinator(dir.path(), port, &cert, &key);
-    let url = format!("https://localhost:{port}");
+    let (_dir, ca, _coord, url) = tls_coordinator();
     let ca = std::fs::read(&ca).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
