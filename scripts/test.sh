@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/herd/target}"
 export HERD_CACHE_DIR="${HERD_CACHE_DIR:-$HOME/.cache/herd}"
 export CARGO_TERM_COLOR=never
+# Benchmark data: the local copies beside the clone (CI puts ../shared there). With
+# HERD_DATASETS_DIR set, benchmarks without a `source` load from it and never use the network;
+# the hub tests run against a local server in the hub's layout. No test needs Hugging Face.
+export HERD_DATASETS_DIR="${HERD_DATASETS_DIR:-$(cd .. && pwd)/shared/datasets}"
 
 scripts/setup.sh
 # The deployments: the kustomize base renders and validates; compose and k8s agree.

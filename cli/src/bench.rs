@@ -43,7 +43,8 @@ pub enum BenchCmd {
     },
     /// Load and score the full MATH test.
     Datasets {
-        #[arg(long, default_value = "../shared/datasets")]
+        /// The local datasets folder (the `HERD_DATASETS_DIR` layout).
+        #[arg(long, env = "HERD_DATASETS_DIR", default_value = "../shared/datasets")]
         shared: PathBuf,
     },
     /// Warm pool vs cold container start.

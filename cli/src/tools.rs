@@ -75,11 +75,14 @@ pub async fn report(a: ReportArgs) -> anyhow::Result<()> {
 
 #[derive(Subcommand, Debug)]
 pub enum DatasetsCmd {
-    /// The benchmark kinds and where each loads from.
+    /// Each benchmark's default source (a Hugging Face dataset, or the upstream file and how
+    /// to get it), the offline override in effect (`HERD_DATASETS_DIR`) and whether the data
+    /// is present locally or cached. Never uses the network.
     List,
     /// Items, metadata and examples of a sweep config's benchmarks or a dataset path.
     Show {
-        /// A sweep config (`.toml`), or `KIND:PATH[:SUBSET]`.
+        /// A sweep config (`.toml`), `KIND[:SUBSET][=SOURCE]` (no source: the default that
+        /// `herd datasets list` shows), or a dataset path.
         spec: String,
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -92,7 +95,10 @@ pub async fn datasets(cmd: DatasetsCmd) -> anyhow::Result<()> {
     let base = std::env::current_dir()?;
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         match cmd {
-            DatasetsCmd::List => println!("{}", herd_datasets::cli::list(&base)),
+            DatasetsCmd::List => println!(
+                "{}",
+                herd_datasets::cli::list(&herd_datasets::LoadOptions::default())
+            ),
             DatasetsCmd::Show { spec, seed } => {
                 println!("{}", herd_datasets::cli::show(&spec, &base, seed)?)
             }

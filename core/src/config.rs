@@ -107,6 +107,8 @@ pub struct BenchmarkConfig {
     pub name: Option<String>,
     pub kind: BenchmarkKind,
     /// `builtin` (herd-mini only), a local file or folder, or `hf://owner/dataset[@revision]`.
+    /// None: the folder `HERD_DATASETS_DIR` names, else the benchmark's default (a Hugging
+    /// Face dataset downloaded once into the cache; `herd datasets list` shows each).
     #[serde(default)]
     pub source: Option<String>,
     /// Which part of the source: e.g. `validation`/`test` (GAIA), `main`/`diamond`/`extended`
@@ -718,15 +720,10 @@ impl SweepConfig {
                 })?;
             }
             match (b.kind, b.source.as_deref()) {
-                (BenchmarkKind::HerdMini, None | Some("builtin")) => {}
-                (BenchmarkKind::HerdMini, Some(_)) => {}
-                (_, None) => {
-                    return Err(bad(
-                        &format!("{key}.source"),
-                        &format!("is missing for a `{}` benchmark", b.kind.as_str()),
-                        "set `source` to a local path or `hf://owner/dataset`",
-                    ));
-                }
+                (BenchmarkKind::HerdMini, _) => {}
+                // No source: the benchmark's default (`HERD_DATASETS_DIR`, else its hub
+                // dataset; `herd datasets list`), checked when the sweep loads.
+                (_, None) => {}
                 (_, Some("builtin")) => {
                     return Err(bad(
                         &format!("{key}.source"),
@@ -1012,6 +1009,15 @@ name = "base"
     }
 
     #[test]
+    fn a_benchmark_without_a_source_takes_its_default() {
+        let s = check(&format!(
+            "{GOOD}\n[[benchmarks]]\nkind = \"math\"\nname = \"m\"\n"
+        ))
+        .expect("no source is valid: the default is used");
+        assert_eq!(s.config.benchmarks[1].source, None);
+    }
+
+    #[test]
     fn the_shipped_example_configs_are_valid() {
         for f in ["../examples/sweep.toml", "../examples/quickstart.toml"] {
             let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(f);
@@ -1032,11 +1038,6 @@ name = "base"
                 "[[benchmarks]]\nkind = \"herd-mini\"",
                 "benchmarks[1].name",
                 "used twice",
-            ),
-            (
-                "[[benchmarks]]\nkind = \"math\"\nname = \"m\"",
-                "benchmarks[1].source",
-                "is missing",
             ),
             (
                 "[[benchmarks]]\nkind = \"math\"\nname = \"m\"\nsource = \"builtin\"",

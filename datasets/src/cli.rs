@@ -4,14 +4,16 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use herd_core::config::{BenchmarkConfig, BenchmarkKind, SampleMode, SweepConfig};
 
+use crate::defaults::{self, DefaultSource, Origin};
 use crate::error::DatasetError;
+use crate::hf::HfRepo;
 use crate::item::AttachmentData;
-use crate::source::LoadOptions;
-use crate::{ALL_KINDS, default_subset, load_raw, load_with, score, subsets};
+use crate::source::{DATASETS_DIR_ENV, LoadOptions};
+use crate::{ALL_KINDS, default_subset, load_raw, load_with, score};
 
 fn kind_from_name(s: &str) -> Option<BenchmarkKind> {
     ALL_KINDS
@@ -130,41 +132,181 @@ pub fn parse_spec(spec: &str, base_dir: &Path) -> Result<Vec<BenchmarkConfig>, D
     })
 }
 
-/// Known kinds, their subsets and where each loads from by default.
-pub fn list(base_dir: &Path) -> String {
-    let shared = crate::shared_datasets_dir(base_dir);
-    let shared_s = shared
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "(not found; set HERD_SHARED_DATASETS)".into());
+/// Where each benchmark loads from when a sweep gives no `source`: its default (a hub
+/// dataset, or the upstream file and how to get it), the offline override in effect
+/// (`HERD_DATASETS_DIR`) and whether the data is there (present locally, cached from the hub).
+/// Reads only the local disk: never the network.
+pub fn list(opts: &LoadOptions) -> String {
+    let over = crate::datasets_dir(opts);
+    let cache = opts
+        .cache_dir
+        .clone()
+        .unwrap_or_else(crate::hf::default_cache_dir);
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<10} {:<14} {:<70} default source",
-        "kind", "default", "subsets"
+        "Where each benchmark loads from when its `source` is not set (a `source` always wins)."
+    );
+    match &over {
+        Some((dir, from)) => {
+            let state = if dir.is_dir() { "" } else { " (NOT a folder)" };
+            let _ = writeln!(
+                out,
+                "offline override: {from}={}{state}: local files win; the network is never used",
+                dir.display()
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "offline override: none (set {DATASETS_DIR_ENV} to a folder with the `local` paths below to work offline)"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "hub: {} (HF_ENDPOINT), HF_TOKEN {}; downloads are kept in {} and never fetched again",
+        crate::hf::endpoint(opts),
+        if crate::hf::token(opts).is_some() {
+            "set"
+        } else {
+            "not set"
+        },
+        cache.display()
     );
     for k in ALL_KINDS {
-        let src = match k {
-            BenchmarkKind::HerdMini => "builtin (embedded, 24 tasks)".to_string(),
-            BenchmarkKind::Gaia => format!(
-                "{} (gated: HF_TOKEN), or a local copy in the HF layout",
-                crate::source::GAIA_HF_SOURCE
-            ),
-            BenchmarkKind::Gpqa => {
-                format!("{shared_s}/gpqa/dataset.zip (password from $GPQA_PASSWORD)")
-            }
-            _ => format!("{shared_s}/{}", k.as_str()),
-        };
-        let _ = writeln!(
-            out,
-            "{:<10} {:<14} {:<70} {}",
-            k.as_str(),
-            default_subset(k),
-            subsets(k).join(", "),
-            src
-        );
+        for d in defaults::of_kind(k) {
+            out.push('\n');
+            list_entry(&mut out, d, over.as_ref(), opts);
+        }
     }
     out
+}
+
+fn list_entry(
+    out: &mut String,
+    d: &DefaultSource,
+    over: Option<&(PathBuf, &'static str)>,
+    opts: &LoadOptions,
+) {
+    let kind = d.kind;
+    let names: Vec<String> = d
+        .subsets
+        .iter()
+        .map(|s| {
+            if *s == default_subset(kind) {
+                format!("{s} (default)")
+            } else {
+                s.to_string()
+            }
+        })
+        .collect();
+    let _ = writeln!(out, "{}: {}", kind.as_str(), names.join(", "));
+    // One state for the entry, or one per subset where they differ.
+    let per_subset = |f: &dyn Fn(&str) -> String| -> String {
+        let states: Vec<String> = d.subsets.iter().map(|s| f(s)).collect();
+        if states.iter().all(|x| *x == states[0]) {
+            states[0].clone()
+        } else {
+            d.subsets
+                .iter()
+                .zip(&states)
+                .map(|(s, x)| format!("{s} {x}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    // Whether the default can deliver without a local copy.
+    let mut from_default = None;
+    match d.origin {
+        Origin::Builtin => {
+            let _ = writeln!(
+                out,
+                "  default  builtin: embedded in herd (24 tasks); needs no files"
+            );
+            let _ = writeln!(out, "  uses     builtin");
+            return;
+        }
+        Origin::Hub(h) => {
+            let what = match h.file {
+                Some(f) => format!("file {}", f.replace("{subset}", "<subset>")),
+                None => "the repo, in GAIA's layout: 2023/<subset>/metadata.parquet or .jsonl, with the attachments".to_string(),
+            };
+            let _ = writeln!(out, "  default  hf://{}@{}, {what}", h.repo, h.revision);
+            if h.gated {
+                let _ = writeln!(
+                    out,
+                    "           gated: accept its terms at {}/datasets/{} and set HF_TOKEN",
+                    crate::hf::endpoint(opts),
+                    h.repo
+                );
+            }
+            let _ = writeln!(out, "           {}", h.note);
+            let repo = HfRepo::parse(&format!("{}@{}", h.repo, h.revision), opts).ok();
+            let cached_at = |s: &str| -> Option<String> {
+                let repo = repo.as_ref()?;
+                let commit = repo.cached_commit()?;
+                h.cached
+                    .iter()
+                    .any(|f| repo.cached_file(&DefaultSource::expand(f, s)).is_some())
+                    .then(|| commit[..12.min(commit.len())].to_string())
+            };
+            let _ = writeln!(
+                out,
+                "  cache    {}",
+                per_subset(&|s| match cached_at(s) {
+                    Some(c) => format!("cached at commit {c}"),
+                    None => "not downloaded yet".to_string(),
+                })
+            );
+            let all_cached = d.subsets.iter().all(|s| cached_at(s).is_some());
+            from_default = Some(if all_cached {
+                "the hub dataset, from the cache (no network)".to_string()
+            } else if h.gated {
+                "the hub dataset: downloaded on first use (needs HF_TOKEN), then cached".to_string()
+            } else {
+                "the hub dataset: downloaded on first use, then cached".to_string()
+            });
+        }
+        Origin::Upstream(u) => {
+            let _ = writeln!(out, "  default  none herd can download: {}", u.note);
+            let _ = writeln!(out, "           upstream {}", u.url);
+            let _ = writeln!(out, "           get it:  {}", u.how);
+        }
+    }
+    let _ = writeln!(out, "  local    {}", d.local);
+    match over {
+        Some((dir, from)) => {
+            let _ = writeln!(
+                out,
+                "           in {from}: {}",
+                per_subset(&|s| if d.local_present(dir, s) {
+                    "present".to_string()
+                } else {
+                    "MISSING".to_string()
+                })
+            );
+            let all = d.subsets.iter().all(|s| d.local_present(dir, s));
+            let _ = writeln!(
+                out,
+                "  uses     the local copy in {from}{}",
+                if all {
+                    ""
+                } else {
+                    " (loading a missing part fails: add the files, or unset it to use the default)"
+                }
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "  uses     {}",
+                from_default.unwrap_or_else(|| format!(
+                    "nothing yet: get the file as above, then set {DATASETS_DIR_ENV} (or give `source`)"
+                ))
+            );
+        }
+    }
 }
 
 fn truncate(s: &str, n: usize) -> String {

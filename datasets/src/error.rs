@@ -11,12 +11,23 @@ pub enum DatasetError {
         source_desc: String,
         message: String,
     },
-    #[error("no {kind} data for subset `{subset}` in `{root}`; looked for: {tried}")]
+    #[error("no {kind} data for subset `{subset}` in `{root}`; looked for: {tried}{hint}")]
     FileNotFound {
         kind: String,
         subset: String,
         root: String,
         tried: String,
+        /// Empty, or `; ` and what to do.
+        hint: String,
+    },
+    #[error(
+        "no `source` is given for {what} and herd cannot download it: it is the upstream file {url}. Get it with\n    {how}\nthen set HERD_DATASETS_DIR to that folder (the file goes at `{local}` in it), or set the benchmark's `source` to the file"
+    )]
+    NotDownloadable {
+        what: String,
+        url: String,
+        local: String,
+        how: String,
     },
     #[error("failed to parse dataset `{path}` line {line}: {message}")]
     Parse {

@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod defaults;
 pub mod error;
 pub mod hf;
 pub mod item;
@@ -26,7 +27,7 @@ pub use error::DatasetError;
 pub use item::{Attachment, AttachmentData, Dataset, Item};
 pub use prompt::{reformulation_prompt, task_prompt};
 pub use score::{Score, score};
-pub use source::{LoadOptions, SHARED_DATASETS_ENV, shared_datasets_dir};
+pub use source::{DATASETS_DIR_ENV, LoadOptions, LocalOverride, datasets_dir};
 
 /// The subset used when the config names none.
 pub fn default_subset(kind: BenchmarkKind) -> &'static str {
@@ -84,23 +85,10 @@ pub(crate) fn load_raw(
         .filter(|s| !s.is_empty())
         .unwrap_or(default_subset(kind))
         .to_string();
-    let src = source::resolve(kind, source, base_dir, opts)?;
+    let (src, via) = source::resolve(kind, source, &subset, base_dir, opts)?;
     let mut rd = source::Reader::new(opts.clone());
-    let items = match kind {
-        BenchmarkKind::Gaia => loaders::gaia::load(&src, &subset, &mut rd)?,
-        BenchmarkKind::Math => loaders::math::load(&src, &subset, &mut rd)?,
-        BenchmarkKind::Gpqa => {
-            let env = password_env.unwrap_or(loaders::gpqa::DEFAULT_PASSWORD_ENV);
-            let password = opts
-                .gpqa_password
-                .clone()
-                .or_else(|| std::env::var(env).ok().filter(|p| !p.is_empty()));
-            loaders::gpqa::load(&src, &subset, password.as_deref(), env, seed, &mut rd)?
-        }
-        BenchmarkKind::Aime => loaders::aime::load(&src, &subset, &mut rd)?,
-        BenchmarkKind::Tabmwp => loaders::tabmwp::load(&src, &subset, &mut rd)?,
-        BenchmarkKind::HerdMini => loaders::mini::load(&src, &mut rd)?,
-    };
+    let items = load_items(kind, &src, &subset, password_env, seed, opts, &mut rd)
+        .map_err(|e| explain(e, &via))?;
     let (fingerprint, problems) = rd.finish(&subset);
     tracing::info!(kind = kind.as_str(), subset = %subset, source = %src.display(), items = items.len(), fingerprint = %&fingerprint[..16], "loaded benchmark");
     Ok(RawLoad {
@@ -112,8 +100,70 @@ pub(crate) fn load_raw(
     })
 }
 
+/// Adds to a missing-file error what the source's origin means for the fix.
+fn explain(err: DatasetError, via: &source::Via) -> DatasetError {
+    match (err, via) {
+        (
+            DatasetError::FileNotFound {
+                kind,
+                subset,
+                root,
+                tried,
+                ..
+            },
+            source::Via::Override(dir, from),
+        ) => {
+            let wanted = ALL_KINDS
+                .into_iter()
+                .find(|k| k.as_str() == kind)
+                .and_then(|k| defaults::find(k, &subset))
+                .map(|d| format!("`{}`", d.local_for(&subset)))
+                .unwrap_or_else(|| "the file".into());
+            DatasetError::FileNotFound {
+                hint: format!(
+                    "; {from}={} is set, so herd reads only local files and downloads nothing: put {wanted} under it, or unset {from} to use the default source (`herd datasets list`)",
+                    dir.display()
+                ),
+                kind,
+                subset,
+                root,
+                tried,
+            }
+        }
+        (e, _) => e,
+    }
+}
+
+fn load_items(
+    kind: BenchmarkKind,
+    src: &source::Resolved,
+    subset: &str,
+    password_env: Option<&str>,
+    seed: u64,
+    opts: &LoadOptions,
+    rd: &mut source::Reader,
+) -> Result<Vec<Item>, DatasetError> {
+    Ok(match kind {
+        BenchmarkKind::Gaia => loaders::gaia::load(src, subset, rd)?,
+        BenchmarkKind::Math => loaders::math::load(src, subset, rd)?,
+        BenchmarkKind::Gpqa => {
+            let env = password_env.unwrap_or(loaders::gpqa::DEFAULT_PASSWORD_ENV);
+            let password = opts
+                .gpqa_password
+                .clone()
+                .or_else(|| std::env::var(env).ok().filter(|p| !p.is_empty()));
+            loaders::gpqa::load(src, subset, password.as_deref(), env, seed, rd)?
+        }
+        BenchmarkKind::Aime => loaders::aime::load(src, subset, rd)?,
+        BenchmarkKind::Tabmwp => loaders::tabmwp::load(src, subset, rd)?,
+        BenchmarkKind::HerdMini => loaders::mini::load(src, rd)?,
+    })
+}
+
 /// Loads a benchmark and applies the config's selection. Relative sources resolve against
-/// `base_dir`; with no source, the shared datasets folder is used (see [`shared_datasets_dir`]).
+/// `base_dir`; with no source, the offline override folder (`HERD_DATASETS_DIR`, see
+/// [`datasets_dir`]) if set, else the benchmark's default (see [`defaults`]): a hub dataset
+/// downloaded once into the herd cache.
 /// Blocking (file reads, `hf://` downloads): call it from `spawn_blocking` in async code.
 pub fn load(cfg: &BenchmarkConfig, base_dir: &Path, seed: u64) -> Result<Dataset, DatasetError> {
     load_with(cfg, base_dir, seed, &LoadOptions::default())

@@ -1,5 +1,7 @@
 //! Where benchmark files come from: a local file or folder, the Hugging Face hub (`hf://`),
-//! or the builtin herd-mini. Every byte read goes through [`Reader`], which fingerprints it.
+//! or the builtin herd-mini; with no `source`, the offline override folder
+//! (`HERD_DATASETS_DIR`) or the benchmark's default ([`crate::defaults`]). Every byte read
+//! goes through [`Reader`], which fingerprints it (hub files with their commit).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -7,14 +9,17 @@ use std::sync::Arc;
 use herd_core::config::BenchmarkKind;
 use sha2::{Digest, Sha256};
 
+use crate::defaults::{self, DefaultSource, Origin};
 use crate::error::DatasetError;
 use crate::hf::HfRepo;
 
-/// Environment variable naming the folder that holds the shared benchmark files.
-pub const SHARED_DATASETS_ENV: &str = "HERD_SHARED_DATASETS";
+/// Environment variable naming the offline override: a local folder in the shared layout
+/// (`math/math500/test.jsonl`, `gpqa/dataset.zip`, …; `herd datasets list` shows each path).
+/// When set, benchmarks without a `source` load from it and never touch the network.
+pub const DATASETS_DIR_ENV: &str = "HERD_DATASETS_DIR";
 
-/// Default source of GAIA (gated: needs `HF_TOKEN`).
-pub const GAIA_HF_SOURCE: &str = "hf://gaia-benchmark/GAIA";
+/// The override's former name, still read when `HERD_DATASETS_DIR` is unset.
+pub const LEGACY_DATASETS_DIR_ENV: &str = "HERD_SHARED_DATASETS";
 
 /// A root files are fetched from.
 #[derive(Debug)]
@@ -65,7 +70,13 @@ impl Loc {
                     root.join(&self.rel).display().to_string()
                 }
             }
-            Store::Hf(repo) => format!("{}/{}", repo.uri(), self.rel),
+            Store::Hf(repo) => {
+                if self.rel.is_empty() {
+                    repo.pinned_uri()
+                } else {
+                    format!("{}/{}", repo.pinned_uri(), self.rel)
+                }
+            }
         }
     }
 
@@ -125,6 +136,7 @@ impl Resolved {
                     subset: subset.to_string(),
                     root: root.display(),
                     tried: candidates.join(", "),
+                    hint: String::new(),
                 })
             }
             Resolved::Builtin => Err(DatasetError::Config(format!(
@@ -135,6 +147,18 @@ impl Resolved {
     }
 }
 
+/// Where benchmarks without a `source` look first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum LocalOverride {
+    /// `$HERD_DATASETS_DIR` (or the older `$HERD_SHARED_DATASETS`) if set, else none.
+    #[default]
+    FromEnv,
+    /// This folder, whatever the environment says.
+    Dir(PathBuf),
+    /// No override, whatever the environment says: defaults come from the hub.
+    Off,
+}
+
 /// Options that override the environment (for tests and embedding programs).
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
@@ -142,63 +166,60 @@ pub struct LoadOptions {
     pub gpqa_password: Option<String>,
     /// Hugging Face endpoint; overrides `HF_ENDPOINT` (default `https://huggingface.co`).
     pub hf_endpoint: Option<String>,
-    /// Hugging Face token; overrides `HF_TOKEN`.
+    /// Hugging Face token; overrides `HF_TOKEN` (`Some("")`: send none).
     pub hf_token: Option<String>,
-    /// Download cache root; overrides `$HERD_CACHE/hf` and `~/.cache/herd/hf`.
+    /// Download cache root; overrides `$HERD_CACHE_DIR/hf` and `~/.cache/herd/hf`.
     pub cache_dir: Option<PathBuf>,
+    /// The offline override folder; default: from the environment.
+    pub datasets_dir: LocalOverride,
     /// Collect per-line problems instead of failing on the first (used by `validate`).
     pub lenient: bool,
 }
 
-/// The folder with the shared benchmark files: `$HERD_SHARED_DATASETS`, else the first
-/// `shared/datasets` found beside `base_dir` or one of its ancestors (CI keeps the repo at
-/// `X/main` and the data at `X/shared/datasets`).
-pub fn shared_datasets_dir(base_dir: &Path) -> Option<PathBuf> {
-    if let Ok(v) = std::env::var(SHARED_DATASETS_ENV)
-        && !v.is_empty()
-    {
-        return Some(PathBuf::from(v));
+/// The offline override folder in effect and what set it (`HERD_DATASETS_DIR`, the older
+/// `HERD_SHARED_DATASETS`, or `options`). A relative path is taken from the current directory.
+pub fn datasets_dir(opts: &LoadOptions) -> Option<(PathBuf, &'static str)> {
+    match &opts.datasets_dir {
+        LocalOverride::Dir(p) => Some((p.clone(), "options")),
+        LocalOverride::Off => None,
+        LocalOverride::FromEnv => [DATASETS_DIR_ENV, LEGACY_DATASETS_DIR_ENV]
+            .into_iter()
+            .find_map(|var| {
+                std::env::var(var)
+                    .ok()
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| (PathBuf::from(v.trim()), var))
+            }),
     }
-    let abs = if base_dir.is_absolute() {
-        base_dir.to_path_buf()
-    } else {
-        std::env::current_dir().ok()?.join(base_dir)
-    };
-    abs.ancestors()
-        .map(|a| a.join("shared").join("datasets"))
-        .find(|c| c.is_dir())
 }
 
-/// Resolves a config `source` against `base_dir`.
+/// How a benchmark's source was chosen.
+#[derive(Debug, Clone)]
+pub(crate) enum Via {
+    /// The config's `source` (or herd-mini's builtin).
+    Explicit,
+    /// The offline override folder, and the variable that named it.
+    Override(PathBuf, &'static str),
+    /// herd's default for the benchmark.
+    Default,
+}
+
+/// Resolves a config `source` against `base_dir`; with none, the offline override folder,
+/// else the benchmark's default (see [`crate::defaults`]).
 pub(crate) fn resolve(
     kind: BenchmarkKind,
     source: Option<&str>,
+    subset: &str,
     base_dir: &Path,
     opts: &LoadOptions,
-) -> Result<Resolved, DatasetError> {
+) -> Result<(Resolved, Via), DatasetError> {
     let source = match source {
         Some(s) if !s.trim().is_empty() => s.trim().to_string(),
-        _ => match kind {
-            BenchmarkKind::HerdMini => return Ok(Resolved::Builtin),
-            BenchmarkKind::Gaia => GAIA_HF_SOURCE.to_string(),
-            _ => {
-                let dir = shared_datasets_dir(base_dir).ok_or_else(|| DatasetError::SourceNotFound {
-                    source_desc: "(default)".into(),
-                    message: format!(
-                        "no `source` given and no shared datasets folder found: set {SHARED_DATASETS_ENV} or put `shared/datasets` beside `{}`",
-                        base_dir.display()
-                    ),
-                })?;
-                return Ok(Resolved::Dir(Loc {
-                    store: Arc::new(Store::Local(dir)),
-                    rel: String::new(),
-                }));
-            }
-        },
+        _ => return resolve_default(kind, subset, opts),
     };
     if source == "builtin" {
         return if kind == BenchmarkKind::HerdMini {
-            Ok(Resolved::Builtin)
+            Ok((Resolved::Builtin, Via::Explicit))
         } else {
             Err(DatasetError::Config(format!(
                 "source `builtin` only exists for herd-mini, not {}",
@@ -208,10 +229,13 @@ pub(crate) fn resolve(
     }
     if let Some(rest) = source.strip_prefix("hf://") {
         let repo = HfRepo::parse(rest, opts)?;
-        return Ok(Resolved::Dir(Loc {
-            store: Arc::new(Store::Hf(repo)),
-            rel: String::new(),
-        }));
+        return Ok((
+            Resolved::Dir(Loc {
+                store: Arc::new(Store::Hf(repo)),
+                rel: String::new(),
+            }),
+            Via::Explicit,
+        ));
     }
     let p = PathBuf::from(&source);
     let p = if p.is_absolute() { p } else { base_dir.join(p) };
@@ -221,20 +245,90 @@ pub(crate) fn resolve(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        Ok(Resolved::File(Loc {
-            store: Arc::new(Store::Local(parent)),
-            rel: name,
-        }))
+        Ok((
+            Resolved::File(Loc {
+                store: Arc::new(Store::Local(parent)),
+                rel: name,
+            }),
+            Via::Explicit,
+        ))
     } else if p.is_dir() {
-        Ok(Resolved::Dir(Loc {
-            store: Arc::new(Store::Local(p)),
-            rel: String::new(),
-        }))
+        Ok((
+            Resolved::Dir(Loc {
+                store: Arc::new(Store::Local(p)),
+                rel: String::new(),
+            }),
+            Via::Explicit,
+        ))
     } else {
         Err(DatasetError::SourceNotFound {
             source_desc: source.clone(),
             message: format!("`{}` is neither a file nor a folder", p.display()),
         })
+    }
+}
+
+fn resolve_default(
+    kind: BenchmarkKind,
+    subset: &str,
+    opts: &LoadOptions,
+) -> Result<(Resolved, Via), DatasetError> {
+    if kind == BenchmarkKind::HerdMini {
+        return Ok((Resolved::Builtin, Via::Explicit));
+    }
+    if let Some((dir, from)) = datasets_dir(opts) {
+        if !dir.is_dir() {
+            return Err(DatasetError::SourceNotFound {
+                source_desc: format!("{from}={}", dir.display()),
+                message: "is not a folder: point it at a folder in the layout `herd datasets list` shows, or unset it to use the defaults".into(),
+            });
+        }
+        // GAIA's local copy is a copy of its hub repo, in a folder of its own.
+        let root = if kind == BenchmarkKind::Gaia {
+            dir.join("gaia")
+        } else {
+            dir.clone()
+        };
+        return Ok((
+            Resolved::Dir(Loc {
+                store: Arc::new(Store::Local(root)),
+                rel: String::new(),
+            }),
+            Via::Override(dir, from),
+        ));
+    }
+    let Some(def) = defaults::find(kind, subset) else {
+        return Err(DatasetError::UnknownSubset {
+            kind: kind.as_str().to_string(),
+            subset: subset.to_string(),
+            known: crate::subsets(kind).join(", "),
+        });
+    };
+    let subset = defaults::canonical_subset(kind, subset);
+    match def.origin {
+        Origin::Builtin => Ok((Resolved::Builtin, Via::Default)),
+        Origin::Hub(h) => {
+            let mut repo = HfRepo::parse(&format!("{}@{}", h.repo, h.revision), opts)?;
+            repo.offline_hint = Some(crate::hf::offline_hint(&def.local_for(&subset)));
+            let store = Arc::new(Store::Hf(repo));
+            let resolved = match h.file {
+                Some(f) => Resolved::File(Loc {
+                    store,
+                    rel: DefaultSource::expand(f, &subset),
+                }),
+                None => Resolved::Dir(Loc {
+                    store,
+                    rel: String::new(),
+                }),
+            };
+            Ok((resolved, Via::Default))
+        }
+        Origin::Upstream(u) => Err(DatasetError::NotDownloadable {
+            what: format!("{} `{subset}`", kind.as_str()),
+            url: u.url.to_string(),
+            local: def.local_for(&subset),
+            how: u.how.to_string(),
+        }),
     }
 }
 
@@ -269,9 +363,12 @@ impl Reader {
     pub fn read(&mut self, loc: &Loc) -> Result<(PathBuf, Vec<u8>), DatasetError> {
         match self.read_opt(loc)? {
             Some(x) => Ok(x),
-            None => Err(DatasetError::Io {
-                path: loc.display(),
-                message: "file does not exist".into(),
+            None => Err(match &*loc.store {
+                Store::Hf(repo) => repo.missing_file(&loc.rel),
+                Store::Local(_) => DatasetError::Io {
+                    path: loc.display(),
+                    message: "file does not exist".into(),
+                },
             }),
         }
     }
@@ -282,7 +379,12 @@ impl Reader {
             return Ok(None);
         };
         let bytes = std::fs::read(&path).map_err(|e| DatasetError::io(loc.display(), e))?;
-        self.add_bytes(&loc.rel, &bytes);
+        // A hub file is fingerprinted with the commit it was read at.
+        let label = match &*loc.store {
+            Store::Hf(repo) => format!("{}/{}", repo.pinned_uri(), loc.rel),
+            Store::Local(_) => loc.rel.clone(),
+        };
+        self.add_bytes(&label, &bytes);
         Ok(Some((path, bytes)))
     }
 

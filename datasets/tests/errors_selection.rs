@@ -312,7 +312,10 @@ fn prompts_carry_format_rules_and_files() {
 #[test]
 fn cli_list_and_show() {
     let base = shared();
-    let l = cli::list(&base);
+    let l = cli::list(&herd_datasets::LoadOptions {
+        datasets_dir: herd_datasets::LocalOverride::Dir(base.clone()),
+        ..Default::default()
+    });
     for k in [
         "gaia",
         "math",

@@ -3,95 +3,24 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
+use common::hub::{FakeRepo, TOKEN, commit, start_hub};
 use common::*;
 use herd_core::config::BenchmarkKind;
-use herd_datasets::{DatasetError, LoadOptions, load_with};
+use herd_datasets::{DatasetError, LoadOptions, LocalOverride, load_with};
 
-const TOKEN: &str = "hf_test_token_123";
-
-struct Hub {
-    endpoint: String,
-    hits: Arc<Mutex<Vec<String>>>,
-    served: Arc<AtomicUsize>,
-}
-
-/// Serves `files` (url path → bytes); 401 without the bearer token, 404 for unknown paths.
 /// Load options that download from the test hub into `cache` with `token`.
-fn hub_options(hub: &Hub, cache: &std::path::Path, token: &str) -> LoadOptions {
+fn hub_options(endpoint: &str, cache: &std::path::Path, token: &str) -> LoadOptions {
     LoadOptions {
-        hf_endpoint: Some(hub.endpoint.clone()),
+        hf_endpoint: Some(endpoint.to_string()),
         hf_token: Some(token.into()),
         cache_dir: Some(cache.to_path_buf()),
+        datasets_dir: LocalOverride::Off,
         ..LoadOptions::default()
     }
 }
 
-fn start_hub(files: BTreeMap<String, Vec<u8>>) -> Hub {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
-    let hits = Arc::new(Mutex::new(Vec::new()));
-    let served = Arc::new(AtomicUsize::new(0));
-    let (h, s) = (hits.clone(), served.clone());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut request_line = String::new();
-            if reader.read_line(&mut request_line).is_err() {
-                continue;
-            }
-            let mut auth = None;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((k, v)) = line.split_once(':')
-                    && k.eq_ignore_ascii_case("authorization")
-                {
-                    auth = Some(v.trim().to_string());
-                }
-            }
-            let path = request_line
-                .split_whitespace()
-                .nth(1)
-                .unwrap_or("")
-                .to_string();
-            h.lock().expect("lock").push(path.clone());
-            let (status, body): (&str, Vec<u8>) =
-                if auth.as_deref() != Some(&format!("Bearer {TOKEN}")) {
-                    ("401 Unauthorized", b"unauthorized".to_vec())
-                } else if let Some(b) = files.get(&path) {
-                    s.fetch_add(1, Ordering::SeqCst);
-                    ("200 OK", b.clone())
-                } else {
-                    ("404 Not Found", b"not found".to_vec())
-                };
-            let head = format!(
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&body);
-            let _ = stream.flush();
-            let mut sink = [0u8; 1];
-            let _ = stream.set_read_timeout(Some(std::time::Duration::from_millis(10)));
-            let _ = stream.read(&mut sink);
-        }
-    });
-    Hub {
-        endpoint,
-        hits,
-        served,
-    }
-}
-
-fn gaia_files(prefix: &str) -> BTreeMap<String, Vec<u8>> {
+fn gaia_files() -> BTreeMap<String, Vec<u8>> {
     let root = crate_dir().join("fixtures/gaia");
     let mut m = BTreeMap::new();
     for split in ["validation", "test"] {
@@ -99,7 +28,7 @@ fn gaia_files(prefix: &str) -> BTreeMap<String, Vec<u8>> {
             let e = e.expect("entry");
             let name = e.file_name().to_string_lossy().into_owned();
             m.insert(
-                format!("{prefix}/2023/{split}/{name}"),
+                format!("2023/{split}/{name}"),
                 std::fs::read(e.path()).expect("read"),
             );
         }
@@ -107,12 +36,18 @@ fn gaia_files(prefix: &str) -> BTreeMap<String, Vec<u8>> {
     m
 }
 
+fn gaia_repo(id: &str, c: &str) -> FakeRepo {
+    let mut r = FakeRepo::new(id, c).gated();
+    r.files = gaia_files();
+    r
+}
+
 #[test]
 fn hf_source_downloads_with_token_and_caches() {
-    let prefix = "/datasets/testorg/gaia-mini/resolve/v1.0";
-    let hub = start_hub(gaia_files(prefix));
+    let c1 = commit('1');
+    let hub = start_hub(vec![gaia_repo("testorg/gaia-mini", &c1).revision("v1.0")]);
     let cache = tempfile::tempdir().expect("cache");
-    let opts = hub_options(&hub, cache.path(), TOKEN);
+    let opts = hub_options(&hub.endpoint, cache.path(), TOKEN);
     let c = cfg(
         BenchmarkKind::Gaia,
         Some("validation"),
@@ -120,7 +55,13 @@ fn hf_source_downloads_with_token_and_caches() {
     );
     let d = load_with(&c, &crate_dir(), 0, &opts).expect("hf load");
     assert_eq!(d.items.len(), 6);
-    assert!(d.source.starts_with("hf://testorg/gaia-mini@v1.0"));
+    // The source names the commit the tag resolved to: what was read.
+    assert!(
+        d.source
+            .starts_with(&format!("hf://testorg/gaia-mini@{c1}")),
+        "{}",
+        d.source
+    );
     let with_file: Vec<_> = d
         .items
         .iter()
@@ -135,11 +76,15 @@ fn hf_source_downloads_with_token_and_caches() {
             p.display()
         );
     }
+    let repo_cache = cache.path().join("datasets/testorg/gaia-mini");
     assert!(
-        cache
-            .path()
-            .join("datasets/testorg/gaia-mini/v1.0/2023/validation/metadata.jsonl")
+        repo_cache
+            .join(format!("snapshots/{c1}/2023/validation/metadata.jsonl"))
             .is_file()
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo_cache.join("refs/v1.0")).expect("ref"),
+        c1
     );
     // Same content as the local fixtures ⇒ same item ids and golds.
     let local = herd_datasets::load(
@@ -160,26 +105,35 @@ fn hf_source_downloads_with_token_and_caches() {
             .map(|i| (&i.id, &i.gold))
             .collect::<Vec<_>>()
     );
-    let served = hub.served.load(Ordering::SeqCst);
+    let hits = hub.hits();
     assert_eq!(
-        served,
+        hub.downloads(),
         3,
-        "metadata + 2 attachments; hits: {:?}",
-        hub.hits.lock().expect("lock")
+        "metadata + 2 attachments; hits: {hits:?}"
+    );
+    assert_eq!(
+        hits[0], "/api/datasets/testorg/gaia-mini/revision/v1.0",
+        "{hits:?}"
+    );
+    assert!(
+        hits[1..]
+            .iter()
+            .all(|h| h.contains(&format!("/resolve/{c1}/"))),
+        "files are fetched at the resolved commit: {hits:?}"
     );
 
-    // Second load comes from the cache: no new downloads.
+    // Second load comes from the cache: no request at all.
     let again = load_with(&c, &crate_dir(), 0, &opts).expect("cached");
     assert_eq!(again.fingerprint, d.fingerprint);
-    assert_eq!(hub.served.load(Ordering::SeqCst), served);
+    assert_eq!(hub.hits(), hits);
 }
 
 #[test]
 fn hf_source_without_token_is_a_clear_error() {
-    let prefix = "/datasets/testorg/gaia-mini/resolve/main";
-    let hub = start_hub(gaia_files(prefix));
+    let hub = start_hub(vec![gaia_repo("testorg/gaia-mini", &commit('2'))]);
     let cache = tempfile::tempdir().expect("cache");
-    let opts = hub_options(&hub, cache.path(), "wrong-token");
+    // No token: the gated repo's files answer 401.
+    let opts = hub_options(&hub.endpoint, cache.path(), "");
     let c = cfg(
         BenchmarkKind::Gaia,
         Some("test"),
@@ -190,8 +144,21 @@ fn hf_source_without_token_is_a_clear_error() {
     let msg = err.to_string();
     assert!(
         msg.contains("401")
-            && msg.contains("HF_TOKEN")
-            && msg.contains("/resolve/main/2023/test/metadata.jsonl"),
+            && msg.contains("no HF_TOKEN is set")
+            && msg.contains("testorg/gaia-mini")
+            && msg.contains("/2023/test/metadata.jsonl"),
+        "{msg}"
+    );
+    // A wrong token: refused, and the message says so.
+    let wrong = LoadOptions {
+        hf_token: Some("wrong-token".into()),
+        ..opts.clone()
+    };
+    let msg = load_with(&c, &crate_dir(), 0, &wrong)
+        .expect_err("401")
+        .to_string();
+    assert!(
+        msg.contains("401") && msg.contains("HF_TOKEN sent was refused"),
         "{msg}"
     );
 
@@ -204,16 +171,18 @@ fn hf_source_without_token_is_a_clear_error() {
     assert_eq!(d.items.len(), 3);
     assert!(d.items.iter().all(|i| i.gold.is_none()));
 
-    // A repo with none of the candidate files: lists what was tried.
+    // A repo the hub does not have: names it and the revision.
     let c = cfg(
         BenchmarkKind::Gaia,
         Some("validation"),
         Some("hf://testorg/empty".into()),
     );
-    let err = load_with(&c, &crate_dir(), 0, &ok).expect_err("404");
+    let msg = load_with(&c, &crate_dir(), 0, &ok)
+        .expect_err("404")
+        .to_string();
     assert!(
-        err.to_string().contains("2023/validation/metadata.jsonl"),
-        "{err}"
+        msg.contains("404") && msg.contains("`testorg/empty`") && msg.contains("`main`"),
+        "{msg}"
     );
     assert!(
         load_with(
@@ -227,15 +196,36 @@ fn hf_source_without_token_is_a_clear_error() {
 }
 
 #[test]
-fn hf_source_reads_the_parquet_layout() {
-    let prefix = "/datasets/testorg/gaia-pq/resolve/main";
-    let files = gaia_parquet_layout()
-        .into_iter()
-        .map(|(rel, p)| (format!("{prefix}/{rel}"), std::fs::read(p).expect("read")))
-        .collect();
-    let hub = start_hub(files);
+fn hf_repo_without_the_files_lists_what_was_tried() {
+    let hub = start_hub(vec![FakeRepo::new("testorg/other", &commit('3'))]);
     let cache = tempfile::tempdir().expect("cache");
-    let opts = hub_options(&hub, cache.path(), TOKEN);
+    let opts = hub_options(&hub.endpoint, cache.path(), TOKEN);
+    let c = cfg(
+        BenchmarkKind::Gaia,
+        Some("validation"),
+        Some("hf://testorg/other".into()),
+    );
+    let err = load_with(&c, &crate_dir(), 0, &opts).expect_err("no files");
+    assert!(
+        err.to_string().contains("2023/validation/metadata.jsonl")
+            && err.to_string().contains("hf://testorg/other@"),
+        "{err}"
+    );
+    // The 404s are remembered for the commit: trying again makes no request.
+    let n = hub.requests();
+    load_with(&c, &crate_dir(), 0, &opts).expect_err("still no files");
+    assert_eq!(hub.requests(), n, "{:?}", hub.hits());
+}
+
+#[test]
+fn hf_source_reads_the_parquet_layout() {
+    let mut repo = FakeRepo::new("testorg/gaia-pq", &commit('4')).gated();
+    for (rel, p) in gaia_parquet_layout() {
+        repo = repo.file(&rel, std::fs::read(p).expect("read"));
+    }
+    let hub = start_hub(vec![repo]);
+    let cache = tempfile::tempdir().expect("cache");
+    let opts = hub_options(&hub.endpoint, cache.path(), TOKEN);
     let c = cfg(
         BenchmarkKind::Gaia,
         Some("validation"),
@@ -247,10 +237,13 @@ fn hf_source_reads_the_parquet_layout() {
         d.items.iter().filter(|i| !i.attachments.is_empty()).count(),
         2
     );
-    let hits = hub.hits.lock().expect("lock").clone();
+    let hits = hub.hits();
     assert!(
         hits.iter()
             .any(|h| h.ends_with("/2023/validation/metadata.parquet")),
         "{hits:?}"
     );
+    // Loaded again: the jsonl candidate's 404 and the parquet file are both cached.
+    load_with(&c, &crate_dir(), 0, &opts).expect("again");
+    assert_eq!(hub.hits(), hits);
 }

@@ -123,7 +123,8 @@ fn load_csv(src: &Resolved, rd: &mut Reader) -> Result<Vec<Item>, DatasetError> 
     )?;
     let (_, bytes) = rd.read(&loc)?;
     let path = loc.display();
-    let mut r = csv::Reader::from_reader(bytes.as_slice());
+    let body = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
+    let mut r = csv::Reader::from_reader(body);
     let headers = r
         .headers()
         .map_err(|e| DatasetError::parse(&path, 1, format!("bad CSV header: {e}")))?

@@ -1,6 +1,7 @@
 //! GPQA from the authors' encrypted `dataset.zip` (ZipCrypto or AES, detected per member),
-//! decrypted in memory only. The four options are shuffled per item with a seeded
-//! permutation (splitmix64 keyed by seed + Record ID); gold is the letter of the correct one.
+//! decrypted in memory only, or from a plain `gpqa_<subset>.csv` (the hub's copy). The four
+//! options are shuffled per item with a seeded permutation (splitmix64 keyed by seed + Record
+//! ID); gold is the letter of the correct one.
 
 use std::io::{Cursor, Read};
 
@@ -43,11 +44,33 @@ pub(crate) fn load(
     if !SUBSETS.contains(&subset) {
         return Err(unknown_subset("gpqa", subset, SUBSETS));
     }
+    let csv = format!("gpqa_{subset}.csv");
     let loc = src.find(
         BenchmarkKind::Gpqa,
         subset,
-        &["gpqa/dataset.zip".to_string(), "dataset.zip".to_string()],
+        &[
+            "gpqa/dataset.zip".to_string(),
+            "dataset.zip".to_string(),
+            format!("gpqa/{csv}"),
+            csv.clone(),
+        ],
     )?;
+    if loc.rel.to_ascii_lowercase().ends_with(".csv") {
+        // A plain table: the hub's `gpqa_<subset>.csv` (no password), or a decrypted copy.
+        let name = loc.rel.rsplit('/').next().unwrap_or_default();
+        if let Some(other) = name
+            .strip_prefix("gpqa_")
+            .and_then(|n| n.strip_suffix(".csv"))
+            .filter(|o| *o != subset && SUBSETS.contains(o))
+        {
+            return Err(DatasetError::Config(format!(
+                "`{}` is GPQA `{other}`, but the subset asked for is `{subset}`",
+                loc.display()
+            )));
+        }
+        let (_, bytes) = rd.read(&loc)?;
+        return parse_csv(&bytes, &loc.display(), seed, rd);
+    }
     let (_, bytes) = rd.read(&loc)?;
     let zpath = loc.display();
     let csv_bytes = read_member(
@@ -126,6 +149,7 @@ fn parse_csv(
     seed: u64,
     rd: &mut Reader,
 ) -> Result<Vec<Item>, DatasetError> {
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
     let mut r = csv::ReaderBuilder::new().flexible(false).from_reader(bytes);
     let headers = r
         .headers()

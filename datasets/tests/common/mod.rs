@@ -6,13 +6,16 @@ use std::path::PathBuf;
 use herd_core::config::{BenchmarkConfig, BenchmarkKind, SampleMode};
 use herd_datasets::LoadOptions;
 
-/// The shared datasets folder: `$HERD_SHARED_DATASETS`, else `<repo root>/../shared/datasets`.
-/// Tests that need it fail (not skip) when it is absent.
+pub mod hub;
+
+/// The shared datasets folder: `$HERD_DATASETS_DIR` (or the older `$HERD_SHARED_DATASETS`),
+/// else `<repo root>/../shared/datasets`. Tests that need it fail (not skip) when it is absent.
 pub fn shared() -> PathBuf {
-    let p = match std::env::var("HERD_SHARED_DATASETS") {
-        Ok(v) if !v.is_empty() => PathBuf::from(v),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets"),
-    };
+    let p = ["HERD_DATASETS_DIR", "HERD_SHARED_DATASETS"]
+        .into_iter()
+        .find_map(|v| std::env::var(v).ok().filter(|v| !v.is_empty()))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets"));
     assert!(
         p.join("SOURCES.md").is_file(),
         "shared datasets not found at {} (CI must place them beside the repo clone)",
