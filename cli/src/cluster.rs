@@ -49,6 +49,10 @@ pub struct CoordinatorArgs {
     /// The environment variable holding the Qdrant API key (default: HERD_QDRANT_API_KEY).
     #[arg(long, requires = "qdrant_url")]
     pub qdrant_api_key_env: Option<String>,
+    /// Also serve the web dashboard on this address (e.g. `0.0.0.0:7780`): live sweeps and
+    /// the finished runs under `DATA/sweeps`. With `HERD_TOKEN` set it asks for the token.
+    #[arg(long, value_name = "ADDR")]
+    pub dashboard: Option<String>,
 }
 
 pub async fn coordinator(a: CoordinatorArgs) -> anyhow::Result<()> {
@@ -73,6 +77,7 @@ pub async fn coordinator(a: CoordinatorArgs) -> anyhow::Result<()> {
         };
         Some(open_action_host(&a.data.join("actions"), &stores).await?)
     };
+    let tls = a.tls_cert.is_some();
     let coord = Coordinator::start(
         &a.listen,
         CoordinatorParts {
@@ -90,8 +95,26 @@ pub async fn coordinator(a: CoordinatorArgs) -> anyhow::Result<()> {
     )
     .await?;
     eprintln!("herd: coordinator listening on {}", coord.addr);
+    let dashboard = match &a.dashboard {
+        Some(listen) => {
+            // The dashboard is the coordinator's own client: over TLS it names the host the
+            // certificate is for (trusted through HERD_TLS_CA, like every client).
+            let own = if tls {
+                format!("https://localhost:{}", coord.addr.port())
+            } else {
+                coord.url()
+            };
+            let d = crate::web::serve(listen, a.data.join("sweeps"), own, token_from_env()).await?;
+            eprintln!("herd: dashboard on {}", d.url);
+            Some(d)
+        }
+        None => None,
+    };
     shutdown.drain.cancelled().await;
     eprintln!("herd: coordinator stopping");
+    if let Some(d) = dashboard {
+        d.stop().await;
+    }
     coord.stop().await;
     Ok(())
 }
@@ -236,6 +259,7 @@ pub async fn status(a: StatusArgs) -> anyhow::Result<()> {
         let mut stream = c
             .watch_sweep(WatchSweepRequest {
                 sweep_id: a.sweep_id.clone(),
+                ..Default::default()
             })
             .await
             .map_err(|s| rpc_error(&url, s))?

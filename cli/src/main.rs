@@ -12,6 +12,7 @@ mod run;
 mod score;
 mod signals;
 mod tools;
+mod web;
 
 #[derive(Parser)]
 #[command(

@@ -45,6 +45,11 @@ pub struct RunArgs {
     /// stderr is not a terminal).
     #[arg(long)]
     pub no_progress: bool,
+    /// Serve the web dashboard on this address (e.g. `127.0.0.1:7780`) while the sweep
+    /// runs — live progress, running tasks' steps, results — and after it ends, until
+    /// Ctrl-C.
+    #[arg(long, value_name = "ADDR")]
+    pub dashboard: Option<String>,
 }
 
 pub async fn run(a: RunArgs) -> anyhow::Result<()> {
@@ -113,6 +118,18 @@ pub async fn run(a: RunArgs) -> anyhow::Result<()> {
         .map_err(|s| anyhow::anyhow!("{}", s.message()))?
         .into_inner();
     let sweep_id = submitted.sweep_id.clone();
+    let dashboard = match &a.dashboard {
+        Some(listen) => {
+            let runs = out
+                .parent()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| out.clone());
+            let d = crate::web::serve(listen, runs, url.clone(), crate::token_from_env()).await?;
+            eprintln!("herd: dashboard on {}/sweeps/{sweep_id}", d.url);
+            Some(d)
+        }
+        None => None,
+    };
     eprintln!(
         "herd: sweep {sweep_id}: {} tasks{} · {} workers × {} slots · output in {}",
         submitted.tasks,
@@ -156,6 +173,7 @@ pub async fn run(a: RunArgs) -> anyhow::Result<()> {
     let mut stream = control
         .watch_sweep(WatchSweepRequest {
             sweep_id: sweep_id.clone(),
+            ..Default::default()
         })
         .await
         .map_err(|s| anyhow::anyhow!("{}", s.message()))?
@@ -214,6 +232,16 @@ pub async fn run(a: RunArgs) -> anyhow::Result<()> {
     }
     println!("results: {}", out.join("results.parquet").display());
     println!("report:  {}", out.join("report.md").display());
+    if let Some(d) = dashboard {
+        if !shutdown.drain.is_cancelled() {
+            eprintln!(
+                "herd: dashboard still on {}/sweeps/{sweep_id} — press Ctrl-C to exit",
+                d.url
+            );
+            shutdown.drain.cancelled().await;
+        }
+        d.stop().await;
+    }
     coordinator.stop().await;
     Ok(())
 }

@@ -18,3 +18,5 @@ pub use service::{ActionBackend, ActionCallError, AuthCheck, TlsFiles, TlsIdenti
 
 #[cfg(test)]
 mod scheduler_tests;
+#[cfg(test)]
+mod watch_tests;

@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use crate::scheduler::{ActionHooks, Report, Scheduler, SchedulerSettings, SubmitOptions};
 use crate::store::{EmbeddedStore, StateStore};
 
-fn sweep_toml(extra_backbone: &str, arms: &str, bench_extra: &str) -> String {
+pub(crate) fn sweep_toml(extra_backbone: &str, arms: &str, bench_extra: &str) -> String {
     let bench_extra = if bench_extra.starts_with("limit") {
         bench_extra.to_string()
     } else {
@@ -38,9 +38,9 @@ max_attempts = 2
     )
 }
 
-const ONE_ARM: &str = "[[arms]]\nname = \"a\"";
+pub(crate) const ONE_ARM: &str = "[[arms]]\nname = \"a\"";
 
-async fn start(
+pub(crate) async fn start(
     dir: &std::path::Path,
     lease_ms: u64,
     hooks: Option<Arc<dyn ActionHooks>>,
@@ -61,7 +61,7 @@ async fn start(
     (s, store)
 }
 
-async fn submit(s: &Scheduler, dir: &std::path::Path, toml: String) -> String {
+pub(crate) async fn submit(s: &Scheduler, dir: &std::path::Path, toml: String) -> String {
     s.submit(
         toml,
         "t.toml".into(),
@@ -76,7 +76,7 @@ async fn submit(s: &Scheduler, dir: &std::path::Path, toml: String) -> String {
     .sweep_id
 }
 
-fn outcome(end: EndReason, answer: Option<&str>) -> TaskOutcome {
+pub(crate) fn outcome(end: EndReason, answer: Option<&str>) -> TaskOutcome {
     TaskOutcome {
         end,
         answer: answer.map(str::to_string),
@@ -92,7 +92,7 @@ fn outcome(end: EndReason, answer: Option<&str>) -> TaskOutcome {
     }
 }
 
-fn report(worker: &str, lease: &str, key: &str, attempt: u32, o: TaskOutcome) -> Report {
+pub(crate) fn report(worker: &str, lease: &str, key: &str, attempt: u32, o: TaskOutcome) -> Report {
     Report {
         worker_id: worker.into(),
         lease_id: lease.into(),

@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::{info, warn};
 
 use crate::error::CoordinatorError;
-use crate::scheduler::{Report, Scheduler, SubmitOptions};
+use crate::scheduler::{Report, Scheduler, SubmitOptions, WatchOptions};
 use crate::trajectories::TrajectoryWriter;
 
 /// Action-store calls served to workers (`retrieve`, `store`, `size`, …), JSON in and out.
@@ -311,9 +311,16 @@ impl WorkerService for WorkerApi {
             body_json: serde_json::to_vec(&out).map_err(|e| Status::internal(e.to_string()))?,
         }))
     }
+
+    async fn report_steps(&self, req: Request<StepBatch>) -> Result<Response<StepAck>, Status> {
+        self.auth.check(req.metadata())?;
+        let b = req.into_inner();
+        Ok(Response::new(
+            self.scheduler.report_steps(b.worker_id, b.steps).await?,
+        ))
+    }
 }
 
-/// Writes `DIR/trajectories/<key>.json.gz` atomically.
 /// Turns a wire report into the scheduler's, with the trajectory as JSON for its file.
 fn decode_report(r: ReportRequest) -> Result<(Report, Vec<u8>), Status> {
     let outcome: TaskOutcome = serde_json::from_slice(&r.outcome_json).map_err(|e| {
@@ -412,37 +419,15 @@ impl ControlService for ControlApi {
         req: Request<WatchSweepRequest>,
     ) -> Result<Response<Self::WatchSweepStream>, Status> {
         self.auth.check(req.metadata())?;
-        let id = req.into_inner().sweep_id;
-        let (snapshot, mut rx) = self.scheduler.watch(&id).await?;
-        let scheduler = self.scheduler.clone();
-        let out = async_stream(move |tx| async move {
-            let done = snapshot.state != "running";
-            let first = SweepEvent {
-                kind: "snapshot".into(),
-                task_key: String::new(),
-                message: String::new(),
-                status: Some(snapshot),
-            };
-            if tx.send(Ok(first)).await.is_err() || done {
-                return;
-            }
-            loop {
-                match rx.recv().await {
-                    Ok(mut ev) => {
-                        if ev.status.is_none() {
-                            ev.status = scheduler.status(&id).await.ok();
-                        }
-                        let end = ev.kind == "done" || ev.kind == "cancelled";
-                        if tx.send(Ok(ev)).await.is_err() || end {
-                            break;
-                        }
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(_) => break,
-                }
-            }
-        });
-        Ok(Response::new(out))
+        let r = req.into_inner();
+        let opts = WatchOptions {
+            with_results: r.with_results,
+            with_steps: r.with_steps,
+        };
+        let events = self.scheduler.watch(&r.sweep_id, opts).await?;
+        Ok(Response::new(Box::pin(
+            events.map(Ok::<SweepEvent, Status>),
+        )))
     }
 
     async fn cancel_sweep(

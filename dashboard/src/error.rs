@@ -31,6 +31,12 @@ pub enum DashboardError {
         #[source]
         source: herd_report::ReportError,
     },
+    #[error("bad request: {0}")]
+    BadQuery(String),
+    #[error(
+        "this dashboard follows no coordinator: start it with `--coordinator URL` (or use `herd coordinator --dashboard` / `herd run --dashboard`) to see live sweeps"
+    )]
+    NoCoordinator,
     #[error("background task for {what} failed: {message}")]
     Background { what: &'static str, message: String },
 }
@@ -39,10 +45,10 @@ impl DashboardError {
     /// The HTTP status a request that failed with this error answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            DashboardError::BadName { .. } => StatusCode::BAD_REQUEST,
-            DashboardError::RunNotFound(_) | DashboardError::TrajectoryNotFound { .. } => {
-                StatusCode::NOT_FOUND
-            }
+            DashboardError::BadName { .. } | DashboardError::BadQuery(_) => StatusCode::BAD_REQUEST,
+            DashboardError::RunNotFound(_)
+            | DashboardError::TrajectoryNotFound { .. }
+            | DashboardError::NoCoordinator => StatusCode::NOT_FOUND,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -56,14 +62,10 @@ impl IntoResponse for DashboardError {
         } else {
             tracing::debug!(error = %self, status = status.as_u16(), "dashboard request refused");
         }
-        let body = crate::html::page(
+        let body = crate::pages::error_page(
             status.canonical_reason().unwrap_or("error"),
-            &format!(
-                "<p class=\"err\">{}</p><p><a href=\"/\">back to the run list</a></p>",
-                crate::html::esc(&self.to_string())
-            ),
-            false,
+            &self.to_string(),
         );
-        (status, axum::response::Html(body)).into_response()
+        (status, crate::pages::html(body)).into_response()
     }
 }

@@ -1,25 +1,25 @@
-//! Finding run directories under the dashboard's root, validating the names and task keys
-//! that arrive in URLs, and summarising each run (cached by the results file's stamp so
-//! the auto-refreshing index stays cheap).
+//! Run directories on disk: finding them under the dashboard's root, validating the names
+//! and task keys that arrive in URLs, reading their results (a chunk of records at a time,
+//! or one row by key) and trajectories, and summarising each run for the index.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use herd_core::ResultRecord;
+use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::DashboardError;
+use crate::tasks::{SearchCaps, TaskSet};
 
 const RESULTS_FILE: &str = "results.parquet";
 const TRAJECTORIES_DIR: &str = "trajectories";
 const TRAJECTORY_SUFFIX: &str = ".json.gz";
 /// Longest run name or task key accepted from a URL.
 const MAX_NAME_LEN: usize = 200;
-/// Report pages kept in memory.
-const MAX_CACHED_REPORTS: usize = 16;
 
 /// True when `name` can only ever mean one entry inside a directory: not empty, not `.`
 /// or `..`, no separators, no `..`, no control characters, not absurdly long.
@@ -118,14 +118,140 @@ pub fn trajectory_keys(run: &RunDir) -> HashSet<String> {
         .collect()
 }
 
-/// Reads a run's result rows.
-pub fn read_records(run: &RunDir) -> Result<Vec<ResultRecord>, DashboardError> {
-    herd_report::read_result_records(&run.path)
-        .map(|(results, _attempts)| results)
-        .map_err(|source| DashboardError::Report {
-            run: run.name.clone(),
-            source,
-        })
+/// Rows converted to records at a time, bounding the memory a big run takes to load.
+const CHUNK_ROWS: usize = 16_384;
+
+/// Reads a run's results (and attempts) as frames.
+pub fn read_frames(run: &RunDir) -> Result<herd_report::RunFrames, DashboardError> {
+    herd_report::read_results(&run.path).map_err(|source| DashboardError::Report {
+        run: run.name.clone(),
+        source,
+    })
+}
+
+/// Calls `f` with the frame's rows as records, [`CHUNK_ROWS`] at a time.
+pub fn for_each_chunk(
+    run: &RunDir,
+    frame: &DataFrame,
+    mut f: impl FnMut(Vec<ResultRecord>) -> Result<(), DashboardError>,
+) -> Result<(), DashboardError> {
+    let mut offset = 0;
+    while offset < frame.height() {
+        let chunk = frame.slice(offset as i64, CHUNK_ROWS);
+        offset += chunk.height().max(1);
+        let records =
+            herd_report::results_from_frame(&chunk).map_err(|source| DashboardError::Report {
+                run: run.name.clone(),
+                source,
+            })?;
+        f(records)?;
+    }
+    Ok(())
+}
+
+/// The result row of task `key`, if the run has one (a filtered scan of the results file).
+pub fn read_record(run: &RunDir, key: &str) -> Result<Option<ResultRecord>, DashboardError> {
+    let report_err = |source| DashboardError::Report {
+        run: run.name.clone(),
+        source,
+    };
+    let path = run.results_path();
+    let path_str = path
+        .to_str()
+        .ok_or_else(|| report_err(herd_report::ReportError::NonUtf8Path(path.clone())))?;
+    let frame = LazyFrame::scan_parquet(PlPath::new(path_str), ScanArgsParquet::default())
+        .and_then(|lf| lf.filter(col("task_key").eq(lit(key))).collect())
+        .map_err(|source| {
+            report_err(herd_report::ReportError::Polars {
+                context: format!("looking up task `{key}` in `{path_str}`"),
+                source,
+            })
+        })?;
+    Ok(herd_report::results_from_frame(&frame)
+        .map_err(report_err)?
+        .into_iter()
+        .next())
+}
+
+/// A run's tasks as a [`TaskSet`], with each trajectory's text for search (read on every
+/// core; a trajectory that cannot be read still links, with no text).
+pub fn load_task_set(run: &RunDir) -> Result<TaskSet, DashboardError> {
+    let started = std::time::Instant::now();
+    let frames = read_frames(run)?;
+    let n = frames.results.height();
+    let with_trajectory = trajectory_keys(run);
+    let caps = SearchCaps::for_tasks(n);
+    let mut set = TaskSet::new(caps);
+    set.reserve(n);
+    let mut unreadable = 0usize;
+    for_each_chunk(run, &frames.results, |records| {
+        let texts = trajectory_texts(&run.path, &records, &with_trajectory, caps.per_task);
+        for (r, text) in records.iter().zip(&texts) {
+            if text.as_ref().is_some_and(|t| t.is_err()) {
+                unreadable += 1;
+            }
+            set.push(r, text.as_ref().map(|t| t.as_deref().unwrap_or("")));
+        }
+        Ok(())
+    })?;
+    if unreadable > 0 {
+        tracing::warn!(run = %run.name, unreadable, "some trajectories could not be read for search");
+    }
+    tracing::info!(
+        run = %run.name,
+        tasks = n,
+        mib = set.heap_bytes() >> 20,
+        ms = started.elapsed().as_millis() as u64,
+        "loaded tasks"
+    );
+    Ok(set)
+}
+
+type Text = Option<Result<String, String>>;
+
+/// The search text of each record's trajectory: `None` without one, `Err` when unreadable.
+fn trajectory_texts(
+    dir: &Path,
+    records: &[ResultRecord],
+    with_trajectory: &HashSet<String>,
+    cap: usize,
+) -> Vec<Text> {
+    let one = |r: &ResultRecord| -> Text {
+        if !with_trajectory.contains(&r.task_key) {
+            return None;
+        }
+        Some(read_trajectory_text(dir, &r.task_key, cap))
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |p| p.get().min(8));
+    if threads <= 1 || records.len() < 64 {
+        return records.iter().map(one).collect();
+    }
+    let chunk = records.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = records
+            .chunks(chunk)
+            .map(|part| {
+                (
+                    part.len(),
+                    s.spawn(move || part.iter().map(one).collect::<Vec<_>>()),
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|(len, h)| {
+                h.join()
+                    .unwrap_or_else(|_| vec![Some(Err("reader panicked".to_string())); len])
+            })
+            .collect()
+    })
+}
+
+fn read_trajectory_text(dir: &Path, key: &str, cap: usize) -> Result<String, String> {
+    let path = herd_report::store::trajectory_path(dir, key).map_err(|e| e.to_string())?;
+    let file = fs::File::open(&path).map_err(|e| e.to_string())?;
+    let reader = flate2::read::GzDecoder::new(std::io::BufReader::new(file));
+    crate::tasks::trajectory_text_from_reader(reader, cap).map_err(|e| e.to_string())
 }
 
 /// What the index shows (and `/api/runs` returns) for one run.
@@ -155,38 +281,42 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    fn from_records(run: &RunDir, records: &[ResultRecord], modified: SystemTime) -> Self {
-        let mut statuses: HashMap<&str, u64> = HashMap::new();
-        let (mut scored, mut correct, mut cost) = (0u64, 0u64, 0.0f64);
-        for r in records {
-            *statuses.entry(r.status.as_str()).or_default() += 1;
-            cost += r.cost_usd;
-            // Training phases fill a library; the run's accuracy is over scored splits only.
-            if r.is_training_phase() {
-                continue;
-            }
-            if r.status == herd_core::Status::Scored.as_str() {
-                scored += 1;
-                if r.correct == Some(true) {
-                    correct += 1;
+    /// The summary of a run's records, read a chunk at a time.
+    fn read(run: &RunDir, modified: SystemTime) -> Result<Self, DashboardError> {
+        let mut statuses: HashMap<String, u64> = HashMap::new();
+        let mut s = Self::empty(run, modified);
+        let frames = read_frames(run)?;
+        for_each_chunk(run, &frames.results, |records| {
+            for r in &records {
+                match statuses.get_mut(r.status.as_str()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        statuses.insert(r.status.clone(), 1);
+                    }
+                }
+                s.cost_usd += r.cost_usd;
+                if r.sandbox_kind == "local" {
+                    s.unisolated += 1;
+                }
+                // Training phases fill a library; the run's accuracy is over scored splits only.
+                if r.is_training_phase() {
+                    continue;
+                }
+                s.tasks += 1;
+                if r.status == herd_core::Status::Scored.as_str() {
+                    s.scored += 1;
+                    if r.correct == Some(true) {
+                        s.correct += 1;
+                    }
                 }
             }
-        }
-        let mut statuses: Vec<(String, u64)> = statuses
-            .into_iter()
-            .map(|(s, n)| (s.to_string(), n))
-            .collect();
-        statuses.sort();
-        let mut s = Self::empty(run, modified);
-        s.tasks = records.iter().filter(|r| !r.is_training_phase()).count() as u64;
-        s.scored = scored;
-        s.correct = correct;
-        s.unscored = s.tasks - scored;
-        s.accuracy = (scored > 0).then(|| correct as f64 / scored as f64);
-        s.cost_usd = cost;
-        s.statuses = statuses;
-        s.unisolated = records.iter().filter(|r| r.sandbox_kind == "local").count() as u64;
-        s
+            Ok(())
+        })?;
+        s.statuses = statuses.into_iter().collect();
+        s.statuses.sort();
+        s.unscored = s.tasks - s.scored;
+        s.accuracy = (s.scored > 0).then(|| s.correct as f64 / s.scored as f64);
+        Ok(s)
     }
 
     fn empty(run: &RunDir, modified: SystemTime) -> Self {
@@ -215,12 +345,12 @@ impl RunSummary {
 
 /// Identifies one version of a file: a changed file changes its stamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
-    modified: SystemTime,
-    len: u64,
+pub struct FileStamp {
+    pub(crate) modified: SystemTime,
+    pub(crate) len: u64,
 }
 
-fn stamp(path: &Path) -> std::io::Result<FileStamp> {
+pub fn stamp(path: &Path) -> std::io::Result<FileStamp> {
     let meta = fs::metadata(path)?;
     Ok(FileStamp {
         modified: meta.modified().unwrap_or(UNIX_EPOCH),
@@ -228,14 +358,13 @@ fn stamp(path: &Path) -> std::io::Result<FileStamp> {
     })
 }
 
-/// Run summaries and rendered reports, each kept until its results file changes.
+/// Summaries of runs, kept until their results file changes.
 #[derive(Default)]
-pub struct RunCache {
-    summaries: Mutex<HashMap<PathBuf, (FileStamp, RunSummary)>>,
-    reports: Mutex<HashMap<PathBuf, (FileStamp, Arc<String>)>>,
+pub struct Summaries {
+    by_path: Mutex<HashMap<PathBuf, (FileStamp, RunSummary)>>,
 }
 
-impl RunCache {
+impl Summaries {
     /// The summary of one run (read errors are kept in the summary, not returned).
     pub fn summary(&self, run: &RunDir) -> RunSummary {
         let results = run.results_path();
@@ -247,87 +376,34 @@ impl RunCache {
                 return s;
             }
         };
-        if let Some((cached, s)) = lock(&self.summaries).get(&results)
+        if let Some((cached, s)) = lock(&self.by_path).get(&results)
             && *cached == st
         {
             return s.clone();
         }
-        let summary = match read_records(run) {
-            Ok(records) => RunSummary::from_records(run, &records, st.modified),
-            Err(e) => {
-                tracing::warn!(run = %run.name, error = %e, "failed to summarise run");
-                let mut s = RunSummary::empty(run, st.modified);
-                s.error = Some(e.to_string());
-                s
-            }
-        };
-        lock(&self.summaries).insert(results, (st, summary.clone()));
+        let summary = RunSummary::read(run, st.modified).unwrap_or_else(|e| {
+            tracing::warn!(run = %run.name, error = %e, "failed to summarise run");
+            let mut s = RunSummary::empty(run, st.modified);
+            s.error = Some(e.to_string());
+            s
+        });
+        lock(&self.by_path).insert(results, (st, summary.clone()));
         summary
     }
 
     /// Summaries of every run under `root`.
-    pub fn summaries(&self, root: &Path) -> Result<Vec<RunSummary>, DashboardError> {
+    pub fn all(&self, root: &Path) -> Result<Vec<RunSummary>, DashboardError> {
         let runs = discover(root)?;
         let live: HashSet<PathBuf> = runs.iter().map(RunDir::results_path).collect();
-        lock(&self.summaries).retain(|path, _| live.contains(path));
+        lock(&self.by_path).retain(|path, _| live.contains(path));
         Ok(runs.iter().map(|r| self.summary(r)).collect())
-    }
-
-    /// The run's report as one HTML page (`herd_report`'s self-contained page).
-    pub fn report_html(&self, run: &RunDir) -> Result<Arc<String>, DashboardError> {
-        let results = run.results_path();
-        let st = stamp(&results).ok();
-        if let Some(st) = st
-            && let Some((cached, html)) = lock(&self.reports).get(&results)
-            && *cached == st
-        {
-            return Ok(html.clone());
-        }
-        let report_err = |source| DashboardError::Report {
-            run: run.name.clone(),
-            source,
-        };
-        let started = std::time::Instant::now();
-        let report = herd_report::build_report(&run.path, &herd_report::ReportOptions::default())
-            .map_err(report_err)?;
-        let html = Arc::new(report.to_html().map_err(report_err)?);
-        tracing::debug!(run = %run.name, ms = started.elapsed().as_millis() as u64, "built report");
-        if let Some(st) = st {
-            let mut reports = lock(&self.reports);
-            if reports.len() >= MAX_CACHED_REPORTS && !reports.contains_key(&results) {
-                let oldest = reports
-                    .iter()
-                    .min_by_key(|(_, (s, _))| s.modified)
-                    .map(|(k, _)| k.clone());
-                if let Some(k) = oldest {
-                    reports.remove(&k);
-                }
-            }
-            reports.insert(results, (st, html.clone()));
-        }
-        Ok(html)
     }
 }
 
 /// Locks a cache map; a panic while holding the lock cannot leave a map half-updated in a
 /// way that matters (entries are replaced whole), so a poisoned lock is simply reused.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The inside of a full HTML page's `<body>` (the whole text when there is no body tag),
-/// so a report page can be embedded in ours.
-pub fn body_of(html: &str) -> &str {
-    let Some(open) = html.find("<body") else {
-        return html;
-    };
-    let Some(start) = html[open..].find('>').map(|i| open + i + 1) else {
-        return html;
-    };
-    match html.rfind("</body>") {
-        Some(end) if end >= start => &html[start..end],
-        _ => &html[start..],
-    }
 }
 
 #[cfg(test)]
@@ -392,14 +468,5 @@ mod tests {
             discover(&root.path().join("absent")),
             Err(DashboardError::ListRuns { .. })
         ));
-    }
-
-    #[test]
-    fn body_is_cut_out_of_a_page() {
-        assert_eq!(
-            body_of("<html><head></head><body class=\"x\"><h1>r</h1></body></html>"),
-            "<h1>r</h1>"
-        );
-        assert_eq!(body_of("<p>plain</p>"), "<p>plain</p>");
     }
 }

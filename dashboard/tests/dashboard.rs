@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode, header};
 use herd_core::ResultRecord;
 use herd_core::trajectory::{CallPurpose, LlmCall, Message, Step, Trajectory};
 use herd_dashboard::{DashboardOptions, router, serve};
@@ -113,29 +113,49 @@ fn opts(tmp: &tempfile::TempDir, coordinator: Option<String>) -> DashboardOption
     DashboardOptions {
         runs: tmp.path().join("runs"),
         coordinator,
-        token: Some("secret-token".into()),
+        token: Some(TOKEN.into()),
     }
 }
 
-async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String) {
-    let response = app
-        .clone()
-        .oneshot(
-            Request::builder()
-                .uri(uri)
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("response");
+const TOKEN: &str = "secret-token";
+
+/// Sends `req`; returns the status, headers and body (lossy UTF-8).
+async fn send(app: &axum::Router, req: Request<Body>) -> (StatusCode, HeaderMap, String) {
+    let response = app.clone().oneshot(req).await.expect("response");
     let status = response.status();
+    let headers = response.headers().clone();
     let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
         .await
         .expect("body");
     (
         status,
-        String::from_utf8(bytes.to_vec()).expect("utf-8 body"),
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
     )
+}
+
+/// GET with the dashboard's token as a bearer header.
+async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String) {
+    let req = Request::builder()
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .expect("request");
+    let (status, _, body) = send(app, req).await;
+    (status, body)
+}
+
+/// GET with no credentials, or with the given header.
+async fn get_as(
+    app: &axum::Router,
+    uri: &str,
+    credential: Option<(header::HeaderName, &str)>,
+) -> (StatusCode, HeaderMap, String) {
+    let mut req = Request::builder().uri(uri);
+    if let Some((name, value)) = credential {
+        req = req.header(name, value);
+    }
+    send(app, req.body(Body::empty()).expect("request")).await
 }
 
 #[tokio::test]
@@ -166,7 +186,7 @@ async fn a_single_run_directory_is_served_as_one_run() {
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert_eq!(v["runs"].as_array().map(Vec::len), Some(1), "{v}");
     assert_eq!(v["runs"][0]["name"], "sweep-b");
-    let (status, body) = get(&app, "/runs/sweep-b").await;
+    let (status, body) = get(&app, "/runs/sweep-b/tasks").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("item-b"), "{body}");
 }
@@ -201,27 +221,61 @@ async fn api_runs_has_the_right_counts() {
     let (status, body) = get(&app, "/api/runs/sweep-a").await;
     assert_eq!(status, StatusCode::OK);
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");
-    assert_eq!(v["tasks"].as_array().map(Vec::len), Some(3));
-    assert_eq!(v["trajectories"], serde_json::json!(["k0"]));
+    assert_eq!(v["summary"]["tasks"], 3, "{v}");
+    assert_eq!(v["report"]["header"]["tasks"], 3, "{v}");
+    assert_eq!(v["report"]["accuracy"][0]["correct"], 1, "{v}");
+    assert_eq!(v["tasks_url"], "/api/runs/sweep-a/tasks");
+    let (status, body) = get(&app, "/api/runs/sweep-a/tasks").await;
+    assert_eq!(status, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        (v["total"].as_u64(), v["matched"].as_u64()),
+        (Some(3), Some(3)),
+        "{v}"
+    );
+    let with_trajectory: Vec<&str> = v["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter(|t| t["has_trajectory"] == true)
+        .filter_map(|t| t["key"].as_str())
+        .collect();
+    assert_eq!(with_trajectory, ["k0"]);
     let (status, body) = get(&app, "/api/runs/nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body.contains("no run named `nope`"), "{body}");
 }
 
 #[tokio::test]
-async fn run_page_shows_report_and_tasks() {
+async fn run_page_shows_the_summary_and_links_tasks_and_downloads() {
     let tmp = fixture();
     let app = router(opts(&tmp, None));
     let (status, body) = get(&app, "/runs/sweep-a").await;
     assert_eq!(status, StatusCode::OK);
-    for item in ["item-zero", "item-one", "item-two"] {
-        assert!(body.contains(item), "{item} missing: {body}");
-    }
-    assert!(body.contains("href=\"/runs/sweep-a/tasks/k0\""), "{body}");
-    // Only k0 has a trajectory.
-    assert!(!body.contains("/tasks/k1"), "{body}");
     assert!(!body.contains("report unavailable"), "{body}");
-    assert!(body.contains("herd report"), "{body}");
+    for part in [
+        "Wilson 95%",
+        "Paired comparisons",
+        "Cost, tokens, steps and time",
+        "Failures by kind",
+        "<svg",
+        "href=\"/runs/sweep-a/tasks\"",
+        "href=\"/runs/sweep-a/report.html\"",
+        "href=\"/runs/sweep-a/results.parquet\"",
+        // The form comparing this run with the others.
+        "<option value=\"sweep-b\">",
+    ] {
+        assert!(body.contains(part), "{part} missing: {body}");
+    }
+    let (status, tasks) = get(&app, "/runs/sweep-a/tasks").await;
+    assert_eq!(status, StatusCode::OK);
+    for item in ["item-zero", "item-one", "item-two"] {
+        assert!(tasks.contains(item), "{item} missing: {tasks}");
+    }
+    assert!(tasks.contains("href=\"/runs/sweep-a/tasks/k0\""), "{tasks}");
+    // Only k0 has a trajectory.
+    assert!(!tasks.contains("/tasks/k1\""), "{tasks}");
+    assert!(tasks.contains("3</strong> of 3 tasks"), "{tasks}");
     let (status, report) = get(&app, "/runs/sweep-a/report").await;
     assert_eq!(status, StatusCode::OK);
     assert!(report.starts_with("<!DOCTYPE html>"), "{report}");
@@ -236,7 +290,7 @@ async fn trajectory_page_escapes_model_output() {
     assert!(!body.contains("<script"), "unescaped script: {body}");
     assert!(!body.contains("<b>bold</b>"), "{body}");
     assert!(
-        body.contains("thinking &lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;"),
+        body.contains("thinking &lt;script&gt;alert('pwned')&lt;/script&gt;"),
         "{body}"
     );
     assert!(body.contains("out &lt;script&gt;"), "{body}");
@@ -429,7 +483,12 @@ async fn live_sweeps_come_from_the_coordinator() {
     // A wrong token is reported, not fatal.
     let mut o = opts(&tmp, v["coordinator"].as_str().map(str::to_string));
     o.token = Some("wrong".into());
-    let (_, body) = get(&router(o), "/api/sweeps").await;
+    let (_, _, body) = get_as(
+        &router(o),
+        "/api/sweeps",
+        Some((header::AUTHORIZATION, "Bearer wrong")),
+    )
+    .await;
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert!(
         v["error"]

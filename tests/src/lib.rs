@@ -1,6 +1,9 @@
 //! Helpers for herd's cross-process tests: locating the `herd` binary, starting coordinator
 //! and worker processes on loopback, a scripted OpenAI-compatible model server, a Redis
 //! server, and polling a sweep until it ends. Test doubles live here, never in the product.
+//! [`browser`] drives headless Chromium against the web dashboard.
+
+pub mod browser;
 
 use std::collections::HashSet;
 use std::net::TcpListener;

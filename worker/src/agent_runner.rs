@@ -223,6 +223,7 @@ impl TaskRunner for AgentRunner {
                 cancel: ctx.cancel.clone(),
                 reformulation,
                 clock: Arc::new(TokioClock),
+                steps: ctx.steps,
             },
         )
         .await

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::reporter::Reporter;
+use crate::steps::{StepReporter, StepSink};
 
 /// A worker runtime error.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +38,8 @@ pub struct TaskContext {
     pub worker_id: String,
     /// Calls the coordinator's action store.
     pub actions: ActionClient,
+    /// Where the agent loop reports its start and steps for live views (best effort).
+    pub steps: Option<StepSink>,
 }
 
 /// Runs one task attempt. The real runner is the agent loop; tests and benchmarks plug in others.
@@ -214,6 +217,7 @@ pub async fn run_worker(
     ));
 
     let (reporter, reporter_task) = Reporter::start(client.clone());
+    let (steps, steps_task) = StepReporter::start(client.clone(), settings.worker_id.clone());
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
     let health = Arc::new(Health::default());
     let mut idle_since: Option<tokio::time::Instant> = None;
@@ -281,6 +285,7 @@ pub async fn run_worker(
             let ctx = TaskCtx {
                 client: client.clone(),
                 reporter: reporter.clone(),
+                steps: steps.clone(),
                 runner: runner.clone(),
                 worker_id: settings.worker_id.clone(),
                 cancel,
@@ -323,6 +328,9 @@ pub async fn run_worker(
     }
     hb_stop.cancel();
     let _ = hb.await;
+    // Every task has ended: send the steps still buffered, then stop.
+    drop(steps);
+    steps_task.shutdown().await;
     // Every task has reported (or was aborted); the last handle goes and the sender ends.
     drop(reporter);
     let _ = reporter_task.await;
@@ -443,6 +451,7 @@ async fn heartbeat_loop(
 struct TaskCtx {
     client: Client,
     reporter: Reporter,
+    steps: StepReporter,
     runner: Arc<dyn TaskRunner>,
     worker_id: String,
     cancel: CancellationToken,
@@ -473,6 +482,7 @@ async fn run_one(lease: Lease, ctx: TaskCtx) {
                     cancel: ctx.cancel.clone(),
                     worker_id: ctx.worker_id.clone(),
                     actions: ActionClient::new(ctx.client.clone()),
+                    steps: Some(ctx.steps.sink(&lease_id, &lease.task_key, lease.attempt)),
                 };
                 ctx.runner.run(spec, tctx).await
             }
@@ -486,6 +496,9 @@ async fn run_one(lease: Lease, ctx: TaskCtx) {
         ctx.health.pause(&e.message);
     }
     let hand_back = outcome.end == EndReason::Cancelled || no_sandbox;
+    // The coordinator takes steps only while the lease is held: the task's last steps go out
+    // before its result.
+    ctx.steps.flush().await;
     let req = ReportRequest {
         worker_id: ctx.worker_id.clone(),
         lease_id: lease_id.clone(),

@@ -33,8 +33,7 @@ impl State {
             info!(namespace = %ns, "training split finished; library frozen; test split opens");
             s.record.frozen.push(ns.clone());
             self.pending.push(Mutation::PutSweep(s.record.clone()));
-            let _ = s
-                .events
+            s.events
                 .send(event("phase", "", &format!("{ns}: test split opens"), None));
             self.work.notify_waiters();
         }

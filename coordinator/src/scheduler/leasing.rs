@@ -79,7 +79,7 @@ impl State {
                     deadline_unix_ms: now + lease_ms,
                     started_unix_ms: now,
                 }));
-                let _ = s.events.send(event(
+                s.events.send(event(
                     "leased",
                     &plan.key,
                     &format!("attempt {attempt} on {worker}"),
@@ -218,7 +218,7 @@ impl State {
                         last_error: Some(msg.clone()),
                     }));
                     requeue_front(s, ti);
-                    let _ = s.events.send(event("requeued", &plan.key, &msg, None));
+                    s.events.send(event("requeued", &plan.key, &msg, None));
                 }
                 freed = true;
             }
@@ -241,7 +241,7 @@ impl State {
             .filter(|t| matches!(t.state, TState::Leased { .. }))
             .count() as u64;
         let status = self.status(si);
-        let _ = self.sweeps[si].events.send(event(
+        self.sweeps[si].events.send(event(
             "cancelled",
             "",
             &format!("{leased} running tasks told to stop"),

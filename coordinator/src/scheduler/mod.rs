@@ -14,8 +14,8 @@ use herd_core::outcome::{EndReason, TaskOutcome};
 use herd_core::result::{AttemptRecord, HERD_VERSION, ResultRecord, Status};
 use herd_core::retry::{self, BackoffBuilder};
 use herd_core::task::{ActionAccess, AttachmentRef, TaskSpec, task_seed};
-use herd_proto::v1::{Disposition, GroupStatus, SweepEvent, SweepStatus};
-use tokio::sync::{Notify, broadcast, mpsc, oneshot};
+use herd_proto::v1::{Disposition, GroupStatus, StepAck, StepEvent, SweepEvent, SweepStatus};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::{error, info, warn};
 
 use crate::error::CoordinatorError;
@@ -26,9 +26,14 @@ use crate::store::{LeaseRecord, Mutation, StateStore, SweepRecord, TaskProgress}
 
 // The actor's work, by concern; each adds methods to [`State`].
 mod barrier;
+mod feed;
 mod leasing;
 mod recovery;
 mod reports;
+mod watch;
+
+use feed::Feed;
+pub use watch::{RESULTS_PER_CHUNK, WatchOptions};
 
 use leasing::{requeue_back, requeue_front};
 use recovery::recover_expansion;
@@ -139,7 +144,13 @@ enum Cmd {
     },
     Watch {
         sweep: String,
-        reply: Reply<Result<(SweepStatus, broadcast::Receiver<SweepEvent>), CoordinatorError>>,
+        opts: WatchOptions,
+        reply: Reply<Result<watch::WatchStart, CoordinatorError>>,
+    },
+    Steps {
+        worker: String,
+        steps: Vec<StepEvent>,
+        reply: Reply<StepAck>,
     },
     Attachment {
         task: String,
@@ -358,18 +369,6 @@ impl Scheduler {
         )
     }
 
-    pub async fn watch(
-        &self,
-        sweep: &str,
-    ) -> Result<(SweepStatus, broadcast::Receiver<SweepEvent>), CoordinatorError> {
-        ask!(
-            self,
-            Watch {
-                sweep: sweep.to_string()
-            }
-        )
-    }
-
     pub async fn attachment(
         &self,
         task: &str,
@@ -456,7 +455,7 @@ struct SweepState {
     groups: HashMap<GroupKey, Group>,
     results: Vec<ResultRecord>,
     attempts: Vec<AttemptRecord>,
-    events: broadcast::Sender<SweepEvent>,
+    events: Feed,
     started: Instant,
     finished_this_run: u64,
     /// Train tasks still open per (backbone, arm) of train-then-test arms.
@@ -721,12 +720,20 @@ impl State {
                     let _ = reply.send(r);
                 }));
             }
-            Cmd::Watch { sweep, reply } => {
+            Cmd::Watch { sweep, opts, reply } => {
                 let r = match self.by_id.get(&sweep).copied() {
                     None => Err(CoordinatorError::UnknownSweep(sweep)),
-                    Some(si) => Ok((self.status(si), self.sweeps[si].events.subscribe())),
+                    Some(si) => Ok(self.watch_start(si, opts)),
                 };
                 let _ = reply.send(r);
+            }
+            Cmd::Steps {
+                worker,
+                steps,
+                reply,
+            } => {
+                // Steps are not state: answered at once, never written.
+                let _ = reply.send(self.take_steps(&worker, steps));
             }
             Cmd::Attachment { task, name, reply } => {
                 let r = self.attachment(&task, &name);
@@ -885,6 +892,7 @@ fn event(kind: &str, key: &str, message: &str, status: Option<SweepStatus>) -> S
         task_key: key.into(),
         message: message.into(),
         status,
+        ..Default::default()
     }
 }
 

@@ -60,7 +60,7 @@ impl State {
                 count_result(g, r);
             }
         }
-        let (events, _) = broadcast::channel(1024);
+        let events = Feed::new();
         self.by_id.insert(record.sweep_id.clone(), si);
         self.sweeps.push(SweepState {
             record,

@@ -119,7 +119,7 @@ impl State {
                     task_key: r.task_key.clone(),
                 });
                 requeue_back(s, ti);
-                let _ = s.events.send(event("requeued", &r.task_key, &msg, None));
+                s.events.send(event("requeued", &r.task_key, &msg, None));
                 self.work.notify_waiters();
                 return Ok((
                     Disposition::Requeued,
@@ -132,8 +132,11 @@ impl State {
             attempt.disposition = "recorded".into();
             s.attempts.push(attempt.clone());
             self.pending.push(Mutation::PutAttempt(Box::new(attempt)));
-            let _ = s.events.send(event("failed", &r.task_key, &msg, None));
-            drop(rec);
+            s.events.send(with_result(
+                event("failed", &r.task_key, &msg, None),
+                &s.events,
+                &rec,
+            ));
             return Ok((
                 Disposition::Failed,
                 format!("out of attempts; recorded as failed: {msg}"),
@@ -216,7 +219,11 @@ impl State {
             Some(false) => "wrong".to_string(),
             None => rec.status.clone(),
         };
-        let _ = s.events.send(event("finished", &plan.key, &msg, None));
+        s.events.send(with_result(
+            event("finished", &plan.key, &msg, None),
+            &s.events,
+            &rec,
+        ));
         if s.results.len() == s.tasks.len() && s.record.state == "running" {
             s.record.state = "done".into();
             self.pending.push(Mutation::PutSweep(s.record.clone()));
@@ -229,7 +236,7 @@ impl State {
                     Ok(p) => format!("outputs written to {}", p.display()),
                     Err(e) => format!("failed to write outputs: {e}"),
                 };
-                let _ = events.send(event("done", "", &msg, Some(status)));
+                events.send(event("done", "", &msg, Some(status)));
             });
         } else {
             // The sweep record (its completion counter) is written once per commit.
@@ -237,6 +244,20 @@ impl State {
         }
         rec
     }
+}
+
+/// A "finished" or "failed" event carrying its result as JSON (built only when someone
+/// watches the sweep).
+fn with_result(mut ev: SweepEvent, feed: &Feed, rec: &ResultRecord) -> SweepEvent {
+    if feed.watched() {
+        match serde_json::to_vec(rec) {
+            Ok(json) => ev.results_json = vec![json],
+            Err(e) => {
+                warn!(task = %rec.task_key, error = %e, "cannot encode a result for its watchers")
+            }
+        }
+    }
+    ev
 }
 
 /// Takes a result back out of its group's counts (a failed task queued again).

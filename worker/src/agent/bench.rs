@@ -174,6 +174,7 @@ fn deps(model: Arc<BenchModel>, session_ns: Arc<AtomicU64>) -> AgentDeps {
         cancel: CancellationToken::new(),
         reformulation: None,
         clock: Arc::new(TokioClock),
+        steps: None,
     }
 }
 

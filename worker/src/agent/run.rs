@@ -22,6 +22,7 @@ use super::observe::{cell_observation, truncate_middle};
 use super::parse::parse_reply;
 use super::prelude::{HOST_CALL_PRIMITIVE, prelude};
 use super::prompt::{action_line, builtin_lines, system_prompt, task_prompt};
+use crate::steps::StepSink;
 use crate::tools::ToolBox;
 
 /// The loop's clock (tokio's, so paused-time tests and timeouts agree).
@@ -51,6 +52,9 @@ pub struct AgentDeps {
     /// The benchmark's answer-format rules for the reformulation call.
     pub reformulation: Option<String>,
     pub clock: Arc<dyn Clock>,
+    /// Where the task's start and each completed step are reported for live views (`None`:
+    /// nowhere, e.g. without a coordinator).
+    pub steps: Option<StepSink>,
 }
 
 /// Extra time a session gets past the cell limit before it is declared stuck.
@@ -68,6 +72,7 @@ pub async fn run_task(spec: &TaskSpec, deps: AgentDeps) -> TaskOutcome {
         cancel,
         reformulation,
         clock,
+        steps,
     } = deps;
     let started = clock.now();
     let none = ToolBox::none();
@@ -82,6 +87,7 @@ pub async fn run_task(spec: &TaskSpec, deps: AgentDeps) -> TaskOutcome {
         reformulation.as_deref(),
         &workspace,
     );
+    run.live = steps;
     let wall = Duration::from_secs(spec.limits.wall_time_secs.max(1));
     let end = tokio::select! {
         biased;
@@ -135,6 +141,8 @@ pub(super) struct Run<'a> {
     last_prompt_tokens: u64,
     last_completion_tokens: u64,
     last_cost: f64,
+    /// Where the attempt reports its start and steps for live views (`None`: nowhere).
+    live: Option<StepSink>,
 }
 
 fn step_schema() -> serde_json::Value {
@@ -179,6 +187,7 @@ impl<'a> Run<'a> {
             last_prompt_tokens: 0,
             last_completion_tokens: 0,
             last_cost: 0.0,
+            live: None,
         }
     }
 
@@ -406,6 +415,13 @@ impl<'a> Run<'a> {
         let task = task_prompt(spec, &self.workspace);
         self.trajectory.system_prompt = system.clone();
         self.trajectory.task_prompt = task.clone();
+        if let Some(live) = &self.live {
+            live.start(
+                &task,
+                self.metrics.prompt_tokens,
+                self.metrics.completion_tokens,
+            );
+        }
 
         if let Err(e) = session
             .define_host_functions(&[HOST_CALL_PRIMITIVE.to_string()])
@@ -456,7 +472,7 @@ impl<'a> Run<'a> {
                         assistant: truncate_middle(&reply.content, obs_chars),
                         observation: observation.clone(),
                     });
-                    self.trajectory.steps.push(Step {
+                    self.push_step(Step {
                         index: step,
                         thought: String::new(),
                         code: String::new(),
@@ -491,7 +507,7 @@ impl<'a> Run<'a> {
                             CELL_GRACE
                         ),
                     };
-                    self.trajectory.steps.push(Step {
+                    self.push_step(Step {
                         index: step,
                         thought: parsed.thought,
                         code: parsed.code,
@@ -523,7 +539,7 @@ impl<'a> Run<'a> {
                 assistant,
                 observation: observation.clone(),
             });
-            self.trajectory.steps.push(Step {
+            self.push_step(Step {
                 index: step,
                 thought: parsed.thought,
                 code: parsed.code,
@@ -552,6 +568,20 @@ impl<'a> Run<'a> {
         }
         self.sync_retrieved(&host);
         EndReason::StepLimit
+    }
+
+    /// Records a completed step and reports it, with the tokens used so far (the tools'
+    /// calls during its cell included), to the live view.
+    fn push_step(&mut self, step: Step) {
+        self.absorb_tool_llm_calls();
+        if let Some(live) = &self.live {
+            live.step(
+                &step,
+                self.metrics.prompt_tokens,
+                self.metrics.completion_tokens,
+            );
+        }
+        self.trajectory.steps.push(step);
     }
 
     fn sync_retrieved(&mut self, host: &AgentHost<'_>) {

@@ -299,5 +299,6 @@ pub fn deps(model: Arc<dyn ChatModel>, session: ScriptedSession) -> AgentDeps {
         cancel: CancellationToken::new(),
         reformulation: None,
         clock: Arc::new(TokioClock),
+        steps: None,
     }
 }
