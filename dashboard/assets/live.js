@@ -67,7 +67,8 @@ function start(main) {
       const row = document.querySelector("#running " + rowSel(s.task_key));
       if (!row) return;
       const n = row.querySelector('[data-cell="steps"]');
-      if (n) n.textContent = String(s.step.index + 1);
+      // Step indices count from 1: the newest one is the number of steps so far.
+      if (n) n.textContent = String(s.step.index);
       const tk = row.querySelector('[data-cell="tokens"]');
       if (tk) tk.textContent = String(s.prompt_tokens + s.completion_tokens);
       return;
@@ -128,7 +129,11 @@ function stepBlock(step) {
   div.className = "step";
   div.dataset.index = String(step.index);
   const h = document.createElement("h3");
-  h.textContent = "Step " + step.index + (step.parse_error ? " (unparseable reply)" : step.cell_error ? " (cell raised)" : "");
+  h.textContent = "Step " + step.index + (step.parse_error ? " (unparseable reply)" : step.cell_error ? " (cell raised)" : "") + " ";
+  const ms = document.createElement("span");
+  ms.className = "muted";
+  ms.textContent = (step.exec_ms || 0) + " ms";
+  h.append(ms);
   div.append(h, heading("Thought"), pre(step.thought || ""));
   if (step.parse_error) { const p = document.createElement("p"); p.className = "err"; p.textContent = "parse error: " + step.parse_error; div.append(p); }
   div.append(heading("Code"), pre(step.code || ""), heading("Observation"), pre(step.observation || ""));

@@ -9,8 +9,12 @@
 //! loopback only: the dashboard, chromedriver, and a browser whose host names resolve to
 //! nothing.
 //!
+//! The browser console is read from chromedriver ([`Browser::console`],
+//! [`Browser::assert_no_js_errors`]) and saved beside a failure's screenshot.
+//!
 //! [`Dashboard`] starts `herd dashboard` over a runs directory; [`fixture_record`],
 //! [`write_run`] and [`trajectory_with`] write the run directories it shows.
+//! [`RunDashboard`] runs a whole sweep with `herd run --dashboard`, for its live pages.
 
 use std::future::Future;
 use std::io::Write as _;
@@ -80,6 +84,10 @@ pub struct Browser {
     rt: tokio::runtime::Runtime,
     driver: Child,
     driver_log: PathBuf,
+    /// chromedriver's loopback port (for the console log, which WebDriver lacks).
+    driver_port: u16,
+    /// Every console entry read so far (written to `console.log` on a failure).
+    console_seen: std::cell::RefCell<Vec<ConsoleEntry>>,
     /// This test's artifacts: `artifacts_dir()/<test>/`.
     dir: PathBuf,
     _profile: tempfile::TempDir,
@@ -181,6 +189,8 @@ impl Browser {
                 rt,
                 driver,
                 driver_log,
+                driver_port: port,
+                console_seen: Default::default(),
                 dir,
                 _profile: profile,
             };
@@ -420,6 +430,88 @@ impl Browser {
         .unwrap_or_else(|err| panic!("cannot submit the form of `{field}`: {err}"));
     }
 
+    /// Runs `script` (a function body; `return` gives the result) in the page; returns its
+    /// result as JSON.
+    pub fn js(&self, script: &str) -> serde_json::Value {
+        self.block_on(self.client().execute(script, vec![]))
+            .unwrap_or_else(|e| panic!("cannot run the script {script:?}: {e}"))
+    }
+
+    /// The browser console's entries since the last call (page errors, `console.*` calls,
+    /// failed loads), read from chromedriver's log endpoint.
+    pub fn console(&self) -> Vec<ConsoleEntry> {
+        let new = self
+            .read_console(self.client())
+            .unwrap_or_else(|e| panic!("{e}"));
+        self.console_seen.borrow_mut().extend(new.iter().cloned());
+        new
+    }
+
+    /// The script errors among the console's new entries: uncaught exceptions and
+    /// `console.error` calls.
+    pub fn js_errors(&self) -> Vec<ConsoleEntry> {
+        self.console()
+            .into_iter()
+            .filter(ConsoleEntry::is_script_error)
+            .collect()
+    }
+
+    /// Panics listing them when the page logged script errors since the last look.
+    pub fn assert_no_js_errors(&self, when: &str) {
+        let errors = self.js_errors();
+        assert!(
+            errors.is_empty(),
+            "script errors {when} (page: {}):\n{}",
+            self.url(),
+            errors
+                .iter()
+                .map(ConsoleEntry::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+
+    /// `POST /session/{id}/se/log {"type":"browser"}` on chromedriver.
+    fn read_console(&self, client: &Client) -> Result<Vec<ConsoleEntry>, String> {
+        let session = self
+            .block_on(client.session_id())
+            .map_err(|e| format!("no browser session id: {e}"))?
+            .ok_or("no browser session")?;
+        let url = format!(
+            "http://127.0.0.1:{}/session/{session}/se/log",
+            self.driver_port
+        );
+        let body = self.block_on(async {
+            let client =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build_http::<axum::body::Body>();
+            let req = axum::http::Request::post(&url)
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(r#"{"type":"browser"}"#))
+                .map_err(|e| e.to_string())?;
+            let resp = tokio::time::timeout(Duration::from_secs(10), client.request(req))
+                .await
+                .map_err(|_| "chromedriver's log endpoint did not answer in 10 s".to_string())?
+                .map_err(|e| format!("cannot read the browser console: {e}"))?;
+            axum::body::to_bytes(axum::body::Body::new(resp.into_body()), 16 << 20)
+                .await
+                .map_err(|e| format!("cannot read the browser console: {e}"))
+        })?;
+        let json: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| format!("chromedriver's log is not JSON ({e})"))?;
+        let entries = json["value"]
+            .as_array()
+            .ok_or_else(|| format!("chromedriver's log endpoint answered {json}"))?;
+        Ok(entries
+            .iter()
+            .map(|e| ConsoleEntry {
+                level: e["level"].as_str().unwrap_or_default().to_string(),
+                source: e["source"].as_str().unwrap_or_default().to_string(),
+                message: e["message"].as_str().unwrap_or_default().to_string(),
+            })
+            .collect())
+    }
+
     /// Saves a PNG of the viewport as `<artifacts>/<name>.png`; returns its path.
     pub fn screenshot(&self, name: &str) -> PathBuf {
         let png = self
@@ -450,6 +542,14 @@ impl Browser {
         {
             notes.push(path.display().to_string());
         }
+        // The console, best effort: what was read before and what is new.
+        let mut console = self.console_seen.borrow().clone();
+        console.extend(self.read_console(client).unwrap_or_default());
+        let path = self.dir.join("console.log");
+        let text: Vec<String> = console.iter().map(ConsoleEntry::to_string).collect();
+        if std::fs::write(&path, text.join("\n")).is_ok() {
+            notes.push(path.display().to_string());
+        }
         let url = match saved.2 {
             Ok(Ok(u)) => u.to_string(),
             _ => "unknown".into(),
@@ -463,6 +563,29 @@ impl Browser {
             },
             self.driver_log.display()
         );
+    }
+}
+
+/// One entry of the browser console.
+#[derive(Debug, Clone)]
+pub struct ConsoleEntry {
+    /// `SEVERE`, `WARNING`, `INFO`, `DEBUG`.
+    pub level: String,
+    /// `javascript` (uncaught exceptions), `console-api`, `network`, …
+    pub source: String,
+    pub message: String,
+}
+
+impl ConsoleEntry {
+    /// An uncaught exception or a `console.error` call.
+    pub fn is_script_error(&self) -> bool {
+        self.source == "javascript" || (self.source == "console-api" && self.level == "SEVERE")
+    }
+}
+
+impl std::fmt::Display for ConsoleEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} [{}] {}", self.level, self.source, self.message)
     }
 }
 
@@ -509,6 +632,8 @@ fn capabilities(chromium: &Path, profile: &Path) -> fantoccini::wd::Capabilities
             "binary": chromium,
             "args": args,
         },
+        // The console log, for `Browser::console`.
+        "goog:loggingPrefs": { "browser": "ALL" },
     });
     match caps {
         serde_json::Value::Object(m) => m,
@@ -669,4 +794,76 @@ pub fn write_run(
         gz.finish().expect("finish trajectory");
     }
     dir
+}
+
+/// `herd run SWEEP --out OUT --workers N --no-progress --dashboard 127.0.0.1:0`: a whole
+/// sweep in one process, serving its live dashboard (until SIGINT once the sweep ended).
+pub struct RunDashboard {
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub url: String,
+    pub sweep_id: String,
+    pub proc: Proc,
+}
+
+impl RunDashboard {
+    /// Starts the run, logging to `dir/run.log`, and waits until it prints
+    /// `herd: dashboard on http://ADDR/sweeps/ID`.
+    pub fn start(dir: &Path, sweep: &Path, out: &Path, workers: u32) -> RunDashboard {
+        let workers = workers.to_string();
+        let mut proc = spawn_herd(
+            dir,
+            "run",
+            &[
+                "run",
+                sweep.to_str().expect("utf-8 path"),
+                "--out",
+                out.to_str().expect("utf-8 path"),
+                "--workers",
+                &workers,
+                "--no-progress",
+                "--dashboard",
+                "127.0.0.1:0",
+            ],
+            &[],
+        );
+        let end = Instant::now() + Duration::from_secs(60);
+        let page = loop {
+            let log = proc.log_text();
+            if let Some(rest) = log.split("herd: dashboard on ").nth(1)
+                && let Some(url) = rest.split_whitespace().next()
+            {
+                break url.to_string();
+            }
+            if let Ok(Some(status)) = proc.child.try_wait() {
+                panic!("herd run exited ({status}) before serving its dashboard:\n{log}");
+            }
+            if Instant::now() >= end {
+                proc.kill();
+                panic!("herd run served no dashboard within 60 s:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let (url, sweep_id) = page
+            .split_once("/sweeps/")
+            .unwrap_or_else(|| panic!("`herd: dashboard on {page}` names no sweep page"));
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "the dashboard must listen on loopback, not {url}"
+        );
+        RunDashboard {
+            url: url.to_string(),
+            sweep_id: sweep_id.to_string(),
+            proc,
+        }
+    }
+
+    /// `url` + `path` (`path` starting with `/`).
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// The sweep's live page.
+    pub fn sweep_page(&self) -> String {
+        self.at(&format!("/sweeps/{}", self.sweep_id))
+    }
 }

@@ -181,3 +181,114 @@ fn browser_task_filters_and_search_narrow_the_table() {
     assert_eq!(first_number(&count), Some(1), "#task-count shows {count:?}");
     b.screenshot("03-search");
 }
+
+/// `runs/arms-run`: items mini-arith-01..05 on arms `off` and `online`; 02 and 05 go
+/// wrong → right, 03 right → wrong, 01 stays right and 04 stays wrong.
+const ARMS_RUN: &str = "arms-run";
+
+fn arms_fixture(root: &Path) -> std::path::PathBuf {
+    let runs = root.join("runs");
+    // (item, correct on off, correct on online)
+    let items = [
+        ("mini-arith-01", true, true),
+        ("mini-arith-02", false, true),
+        ("mini-arith-03", true, false),
+        ("mini-arith-04", false, false),
+        ("mini-arith-05", false, true),
+    ];
+    let mut records = Vec::new();
+    for (i, &(item, off, online)) in items.iter().enumerate() {
+        for (arm, correct) in [("off", off), ("online", online)] {
+            let key = format!("t-{arm}-{}", i + 1);
+            records.push(fixture_record(
+                ARMS_RUN,
+                &key,
+                item,
+                arm,
+                "scored",
+                Some(correct),
+            ));
+        }
+    }
+    let trajectories: Vec<_> = records
+        .iter()
+        .map(|r| trajectory_with(&r.task_key, "an ordinary observation"))
+        .collect();
+    write_run(&runs, ARMS_RUN, &records, &trajectories);
+    runs
+}
+
+/// The rows of the flip table after the `<h3>` starting with `title`: (item, base link,
+/// other link), links as their `href`s (`None` for a side with no link).
+fn flip_rows(b: &Browser, title: &str) -> Vec<(String, Option<String>, Option<String>)> {
+    let script = format!(
+        "const h = [...document.querySelectorAll('section.pair h3')]
+             .find(h => h.textContent.startsWith({title:?}));
+         if (!h) return null;
+         let t = h.nextElementSibling;
+         while (t && !(t.tagName === 'TABLE' || t.tagName === 'H3')) t = t.nextElementSibling;
+         if (!t || t.tagName !== 'TABLE') return [];
+         return [...t.querySelectorAll('tr')].filter(r => r.querySelector('td')).map(r => {{
+             const c = r.querySelectorAll('td');
+             const href = (td) => {{ const a = td.querySelector('a'); return a ? a.getAttribute('href') : null; }};
+             return [c[1].textContent.trim(), href(c[c.length - 2]), href(c[c.length - 1])];
+         }});"
+    );
+    let v = b.js(&script);
+    assert!(!v.is_null(), "no `{title}` list on the comparison page");
+    let mut rows: Vec<(String, Option<String>, Option<String>)> =
+        serde_json::from_value(v).expect("flip rows");
+    rows.sort();
+    rows
+}
+
+#[test]
+fn browser_compare_arms_lists_flipped_items_both_ways_with_both_trajectories() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = arms_fixture(tmp.path());
+    let dash = Dashboard::start(tmp.path(), &runs, None);
+    let b =
+        Browser::start("browser_compare_arms_lists_flipped_items_both_ways_with_both_trajectories");
+
+    b.goto(&dash.at(&format!("/runs/{ARMS_RUN}/compare?base=off&arms=online")));
+    b.wait_for("section.pair table.flips", WAIT);
+    b.wait_text_contains("section.pair h2", "off → online", WAIT);
+    let run = format!("/runs/{ARMS_RUN}/tasks");
+    let link = |key: &str| Some(format!("{run}/{key}"));
+
+    let fixed = flip_rows(&b, "Wrong → right");
+    assert_eq!(
+        fixed,
+        vec![
+            ("mini-arith-02".into(), link("t-off-2"), link("t-online-2")),
+            ("mini-arith-05".into(), link("t-off-5"), link("t-online-5")),
+        ],
+        "items wrong on `off`, right on `online`"
+    );
+    let broken = flip_rows(&b, "Right → wrong");
+    assert_eq!(
+        broken,
+        vec![("mini-arith-03".into(), link("t-off-3"), link("t-online-3"))],
+        "items right on `off`, wrong on `online`"
+    );
+    let text = b.text("section.pair");
+    for unflipped in ["mini-arith-01", "mini-arith-04"] {
+        assert!(
+            !text.contains(unflipped),
+            "{unflipped} did not flip, yet it is listed: {text}"
+        );
+    }
+    b.screenshot("01-compare-arms");
+    b.assert_no_js_errors("on the comparison page");
+
+    // Both sides' links open their trajectories.
+    for key in ["t-online-3", "t-off-3"] {
+        b.goto(&dash.at(&format!("/runs/{ARMS_RUN}/compare?base=off&arms=online")));
+        b.click(&format!("table.flips a[href=\"{run}/{key}\"]"));
+        b.wait_path(&format!("the trajectory of {key}"), WAIT, |p| {
+            p == format!("{run}/{key}")
+        });
+        b.wait_text_contains("body", &format!("Solve task {key}."), WAIT);
+    }
+    b.screenshot("02-flipped-trajectory");
+}

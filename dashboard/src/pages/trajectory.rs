@@ -57,7 +57,7 @@ pub(crate) fn record_summary(r: &ResultRecord) -> Markup {
 
 pub(crate) fn step(s: &Step) -> Markup {
     html! {
-        div.step {
+        div.step data-index=(s.index) {
             h3 {
                 "Step " (s.index)
                 @if s.parse_error.is_some() { " " span.err { "(unparseable reply)" } }
