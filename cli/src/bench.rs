@@ -102,6 +102,30 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 8)]
         floor_concurrency: usize,
     },
+    /// Dashboard pages (run, filtered tasks, search, arm comparison) over HTTP for a
+    /// synthetic run of N tasks vs a small baseline run, memory, and SSE fan-out to many
+    /// clients of one live sweep vs one client.
+    Dashboard {
+        /// Tasks in the measured run.
+        #[arg(long, default_value_t = 1_000_000)]
+        tasks: usize,
+        /// Tasks in the baseline run (same server, same process).
+        #[arg(long, default_value_t = 10_000)]
+        baseline: usize,
+        /// Timed requests per page kind after its first load.
+        #[arg(long, default_value_t = 30)]
+        requests: usize,
+        /// SSE clients on the live sweep.
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+        /// Events applied to the live sweep per SSE measurement.
+        #[arg(long, default_value_t = 200)]
+        events: usize,
+        /// Keep the synthetic runs here (reused by later runs of the same sizes) instead of
+        /// a temporary directory.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// The full report from 1 million synthetic results vs a row-by-row loop.
     Report {
         #[arg(long, default_value_t = 1_000_000)]
@@ -205,6 +229,26 @@ pub async fn bench(cmd: BenchCmd) -> anyhow::Result<()> {
             }
             herd_actions::bench_retrieval(&opts, Some(e)).await?
         }
+        BenchCmd::Dashboard {
+            tasks,
+            baseline,
+            requests,
+            clients,
+            events,
+            dir,
+        } => {
+            crate::bench_dashboard::bench_dashboard(
+                &crate::bench_dashboard::DashboardBenchOptions {
+                    tasks,
+                    baseline,
+                    requests,
+                    clients,
+                    events,
+                    dir,
+                },
+            )
+            .await?
+        }
         BenchCmd::Report { tasks } => {
             tokio::task::spawn_blocking(move || herd_report::bench_report(tasks)).await??
         }
@@ -226,7 +270,7 @@ fn rss_mib() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }

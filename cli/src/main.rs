@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_dashboard;
 mod bench_e2e;
 mod cluster;
 mod local;

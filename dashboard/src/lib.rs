@@ -57,6 +57,19 @@ pub fn router(opts: DashboardOptions) -> axum::Router {
     routes::router(opts).0
 }
 
+/// Loads the task set of the run directory `dir` as the dashboard does on a run's first
+/// task page (results plus every trajectory's search text); blocking.
+pub fn load_task_set(dir: &std::path::Path) -> Result<TaskSet, DashboardError> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    runs::load_task_set(&runs::RunDir {
+        name,
+        path: dir.to_path_buf(),
+    })
+}
+
 /// Serves the dashboard on `listener` until `shutdown` completes, then finishes in-flight
 /// requests and returns.
 pub async fn serve(

@@ -259,6 +259,12 @@ impl LiveSweep {
         }
     }
 
+    /// A sweep fed only by [`LiveSweep::apply`], with no coordinator behind it (for
+    /// benchmarks and tests that drive the SSE fan-out directly).
+    pub fn detached(id: impl Into<String>) -> Self {
+        LiveSweep::new(id.into())
+    }
+
     /// The task set and report over the results so far; blocking (call it on the
     /// blocking pool). Finished tasks whose steps were not seen live get their search text
     /// from the sweep's trajectory files when this process can read them.

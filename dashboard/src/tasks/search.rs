@@ -33,10 +33,13 @@ pub struct SearchCaps {
 
 impl SearchCaps {
     /// Caps for a set expected to hold `tasks` tasks: 16 KiB each, less once the set
-    /// would pass [`TEXT_BUDGET`], never under 1 KiB.
+    /// would pass [`TEXT_BUDGET`] (each task's separator byte counted, so the buffer
+    /// never grows past the budget into its next doubling), never under 1 KiB.
     pub fn for_tasks(tasks: usize) -> Self {
         SearchCaps {
-            per_task: (TEXT_BUDGET / tasks.max(1)).clamp(MIN_TEXT_PER_TASK, MAX_TEXT_PER_TASK),
+            per_task: (TEXT_BUDGET / tasks.max(1))
+                .saturating_sub(1)
+                .clamp(MIN_TEXT_PER_TASK, MAX_TEXT_PER_TASK),
         }
     }
 }
@@ -337,6 +340,11 @@ mod tests {
         assert!(hits(&ix, "needle").is_empty());
         assert_eq!(SearchCaps::for_tasks(1).per_task, MAX_TEXT_PER_TASK);
         assert_eq!(SearchCaps::for_tasks(1 << 20).per_task, 1024);
+        // A million tasks: text and separators fit the budget exactly, not one byte over
+        // (one more would double the buffer's capacity to 2 GiB).
+        let n = 1_000_000;
+        assert!(n * (SearchCaps::for_tasks(n).per_task + 1) <= TEXT_BUDGET);
+        assert!(SearchCaps::for_tasks(n).per_task > MIN_TEXT_PER_TASK);
         assert_eq!(
             SearchCaps::for_tasks(usize::MAX).per_task,
             MIN_TEXT_PER_TASK
