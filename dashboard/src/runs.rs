@@ -121,32 +121,68 @@ pub fn trajectory_keys(run: &RunDir) -> HashSet<String> {
 /// Rows converted to records at a time, bounding the memory a big run takes to load.
 const CHUNK_ROWS: usize = 16_384;
 
-/// Reads a run's results (and attempts) as frames.
-pub fn read_frames(run: &RunDir) -> Result<herd_report::RunFrames, DashboardError> {
-    herd_report::read_results(&run.path).map_err(|source| DashboardError::Report {
+/// A lazy scan of the run's results file and its number of rows (from the file's
+/// metadata; nothing else is read).
+fn scan(run: &RunDir) -> Result<(LazyFrame, usize), DashboardError> {
+    let report_err = |source| DashboardError::Report {
         run: run.name.clone(),
         source,
-    })
+    };
+    let path = run.results_path();
+    let path_str = path
+        .to_str()
+        .ok_or_else(|| report_err(herd_report::ReportError::NonUtf8Path(path.clone())))?;
+    let scan = LazyFrame::scan_parquet(PlPath::new(path_str), ScanArgsParquet::default())
+        .map_err(|e| polars_err(run, e))?;
+    let rows = scan
+        .clone()
+        .select([len()])
+        .collect()
+        .and_then(|df| Ok(df.column("len")?.u32()?.get(0).unwrap_or(0)))
+        .map_err(|e| polars_err(run, e))?;
+    Ok((scan, rows as usize))
 }
 
-/// Calls `f` with the frame's rows as records, [`CHUNK_ROWS`] at a time.
+fn polars_err(run: &RunDir, source: PolarsError) -> DashboardError {
+    DashboardError::Report {
+        run: run.name.clone(),
+        source: herd_report::ReportError::Polars {
+            context: format!("reading `{}` in slices", run.results_path().display()),
+            source,
+        },
+    }
+}
+
+/// The number of result rows of the run.
+pub fn count_rows(run: &RunDir) -> Result<usize, DashboardError> {
+    scan(run).map(|(_, rows)| rows)
+}
+
+/// Calls `f` with the run's result rows as records, [`CHUNK_ROWS`] at a time, reading
+/// the results file slice by slice (never the whole table at once: at a million rows that
+/// alone is hundreds of megabytes). Returns the number of rows.
 pub fn for_each_chunk(
     run: &RunDir,
-    frame: &DataFrame,
     mut f: impl FnMut(Vec<ResultRecord>) -> Result<(), DashboardError>,
-) -> Result<(), DashboardError> {
+) -> Result<usize, DashboardError> {
+    let (scan, rows) = scan(run)?;
     let mut offset = 0;
-    while offset < frame.height() {
-        let chunk = frame.slice(offset as i64, CHUNK_ROWS);
+    while offset < rows {
+        let chunk = scan
+            .clone()
+            .slice(offset as i64, CHUNK_ROWS as IdxSize)
+            .collect()
+            .map_err(|e| polars_err(run, e))?;
         offset += chunk.height().max(1);
         let records =
             herd_report::results_from_frame(&chunk).map_err(|source| DashboardError::Report {
                 run: run.name.clone(),
                 source,
             })?;
+        drop(chunk);
         f(records)?;
     }
-    Ok(())
+    Ok(rows)
 }
 
 /// The result row of task `key`, if the run has one (a filtered scan of the results file).
@@ -177,14 +213,13 @@ pub fn read_record(run: &RunDir, key: &str) -> Result<Option<ResultRecord>, Dash
 /// core; a trajectory that cannot be read still links, with no text).
 pub fn load_task_set(run: &RunDir) -> Result<TaskSet, DashboardError> {
     let started = std::time::Instant::now();
-    let frames = read_frames(run)?;
-    let n = frames.results.height();
+    let n = count_rows(run)?;
     let with_trajectory = trajectory_keys(run);
     let caps = SearchCaps::for_tasks(n);
     let mut set = TaskSet::new(caps);
     set.reserve(n);
     let mut unreadable = 0usize;
-    for_each_chunk(run, &frames.results, |records| {
+    for_each_chunk(run, |records| {
         let texts = trajectory_texts(&run.path, &records, &with_trajectory, caps.per_task);
         for (r, text) in records.iter().zip(&texts) {
             if text.as_ref().is_some_and(|t| t.is_err()) {
@@ -285,8 +320,7 @@ impl RunSummary {
     fn read(run: &RunDir, modified: SystemTime) -> Result<Self, DashboardError> {
         let mut statuses: HashMap<String, u64> = HashMap::new();
         let mut s = Self::empty(run, modified);
-        let frames = read_frames(run)?;
-        for_each_chunk(run, &frames.results, |records| {
+        for_each_chunk(run, |records| {
             for r in &records {
                 match statuses.get_mut(r.status.as_str()) {
                     Some(n) => *n += 1,
