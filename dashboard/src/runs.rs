@@ -121,33 +121,35 @@ pub fn trajectory_keys(run: &RunDir) -> HashSet<String> {
 /// Rows converted to records at a time, bounding the memory a big run takes to load.
 const CHUNK_ROWS: usize = 16_384;
 
+/// A lazy scan of the run's results file (nothing read yet).
+fn lazy_results(run: &RunDir) -> Result<LazyFrame, DashboardError> {
+    let path = run.results_path();
+    let path_str = path.to_str().ok_or_else(|| DashboardError::Report {
+        run: run.name.clone(),
+        source: herd_report::ReportError::NonUtf8Path(path.clone()),
+    })?;
+    LazyFrame::scan_parquet(PlPath::new(path_str), ScanArgsParquet::default())
+        .map_err(|e| polars_err(run, "scanning", e))
+}
+
 /// A lazy scan of the run's results file and its number of rows (from the file's
 /// metadata; nothing else is read).
 fn scan(run: &RunDir) -> Result<(LazyFrame, usize), DashboardError> {
-    let report_err = |source| DashboardError::Report {
-        run: run.name.clone(),
-        source,
-    };
-    let path = run.results_path();
-    let path_str = path
-        .to_str()
-        .ok_or_else(|| report_err(herd_report::ReportError::NonUtf8Path(path.clone())))?;
-    let scan = LazyFrame::scan_parquet(PlPath::new(path_str), ScanArgsParquet::default())
-        .map_err(|e| polars_err(run, e))?;
+    let scan = lazy_results(run)?;
     let rows = scan
         .clone()
         .select([len()])
         .collect()
         .and_then(|df| Ok(df.column("len")?.u32()?.get(0).unwrap_or(0)))
-        .map_err(|e| polars_err(run, e))?;
+        .map_err(|e| polars_err(run, "counting the rows of", e))?;
     Ok((scan, rows as usize))
 }
 
-fn polars_err(run: &RunDir, source: PolarsError) -> DashboardError {
+fn polars_err(run: &RunDir, doing: &str, source: PolarsError) -> DashboardError {
     DashboardError::Report {
         run: run.name.clone(),
         source: herd_report::ReportError::Polars {
-            context: format!("reading `{}` in slices", run.results_path().display()),
+            context: format!("{doing} `{}`", run.results_path().display()),
             source,
         },
     }
@@ -172,7 +174,7 @@ pub fn for_each_chunk(
             .clone()
             .slice(offset as i64, CHUNK_ROWS as IdxSize)
             .collect()
-            .map_err(|e| polars_err(run, e))?;
+            .map_err(|e| polars_err(run, "reading a slice of", e))?;
         offset += chunk.height().max(1);
         let records =
             herd_report::results_from_frame(&chunk).map_err(|source| DashboardError::Report {
@@ -187,24 +189,15 @@ pub fn for_each_chunk(
 
 /// The result row of task `key`, if the run has one (a filtered scan of the results file).
 pub fn read_record(run: &RunDir, key: &str) -> Result<Option<ResultRecord>, DashboardError> {
-    let report_err = |source| DashboardError::Report {
-        run: run.name.clone(),
-        source,
-    };
-    let path = run.results_path();
-    let path_str = path
-        .to_str()
-        .ok_or_else(|| report_err(herd_report::ReportError::NonUtf8Path(path.clone())))?;
-    let frame = LazyFrame::scan_parquet(PlPath::new(path_str), ScanArgsParquet::default())
-        .and_then(|lf| lf.filter(col("task_key").eq(lit(key))).collect())
-        .map_err(|source| {
-            report_err(herd_report::ReportError::Polars {
-                context: format!("looking up task `{key}` in `{path_str}`"),
-                source,
-            })
-        })?;
+    let frame = lazy_results(run)?
+        .filter(col("task_key").eq(lit(key)))
+        .collect()
+        .map_err(|e| polars_err(run, &format!("looking up task `{key}` in"), e))?;
     Ok(herd_report::results_from_frame(&frame)
-        .map_err(report_err)?
+        .map_err(|source| DashboardError::Report {
+            run: run.name.clone(),
+            source,
+        })?
         .into_iter()
         .next())
 }
