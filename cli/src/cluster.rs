@@ -104,7 +104,8 @@ pub async fn coordinator(a: CoordinatorArgs) -> anyhow::Result<()> {
             } else {
                 coord.url()
             };
-            let d = crate::web::serve(listen, a.data.join("sweeps"), own, token_from_env()).await?;
+            let d = crate::web::serve(listen, a.data.join("sweeps"), Some(own), token_from_env())
+                .await?;
             eprintln!("herd: dashboard on {}", d.url);
             Some(d)
         }

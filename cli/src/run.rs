@@ -124,7 +124,8 @@ pub async fn run(a: RunArgs) -> anyhow::Result<()> {
                 .parent()
                 .map(PathBuf::from)
                 .unwrap_or_else(|| out.clone());
-            let d = crate::web::serve(listen, runs, url.clone(), crate::token_from_env()).await?;
+            let d =
+                crate::web::serve(listen, runs, Some(url.clone()), crate::token_from_env()).await?;
             eprintln!("herd: dashboard on {}/sweeps/{sweep_id}", d.url);
             Some(d)
         }

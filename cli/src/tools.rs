@@ -316,16 +316,9 @@ pub struct DashboardArgs {
 
 pub async fn dashboard(a: DashboardArgs) -> anyhow::Result<()> {
     let shutdown = Shutdown::install();
-    let listener = tokio::net::TcpListener::bind(&a.listen)
-        .await
-        .with_context(|| format!("failed to listen on `{}`", a.listen))?;
-    eprintln!("herd: dashboard on http://{}", listener.local_addr()?);
-    let opts = herd_dashboard::DashboardOptions {
-        runs: a.runs,
-        coordinator: a.coordinator,
-        token: crate::token_from_env(),
-    };
-    let drain = shutdown.drain.clone();
-    herd_dashboard::serve(listener, opts, async move { drain.cancelled().await }).await?;
+    let d = crate::web::serve(&a.listen, a.runs, a.coordinator, crate::token_from_env()).await?;
+    eprintln!("herd: dashboard on {}", d.url);
+    shutdown.drain.cancelled().await;
+    d.stop().await;
     Ok(())
 }

@@ -1,6 +1,6 @@
-//! The dashboard served beside a coordinator (`herd coordinator --dashboard ADDR`, `herd run
-//! --dashboard ADDR`): bound before anything else starts, so a bad address fails early,
-//! and stopped with its owner.
+//! The dashboard served by `herd dashboard` or beside a coordinator (`herd coordinator
+//! --dashboard ADDR`, `herd run --dashboard ADDR`): bound before anything else starts, so a
+//! bad address fails early, and stopped with its owner.
 
 use std::path::PathBuf;
 
@@ -16,12 +16,12 @@ pub struct ServedDashboard {
     task: JoinHandle<Result<(), herd_dashboard::DashboardError>>,
 }
 
-/// Binds `listen` and serves the dashboard over `runs` and the coordinator at
+/// Binds `listen` and serves the dashboard over `runs` and (when given) the coordinator at
 /// `coordinator` until [`ServedDashboard::stop`].
 pub async fn serve(
     listen: &str,
     runs: PathBuf,
-    coordinator: String,
+    coordinator: Option<String>,
     token: Option<String>,
 ) -> anyhow::Result<ServedDashboard> {
     let listener = tokio::net::TcpListener::bind(listen)
@@ -33,7 +33,7 @@ pub async fn serve(
     let stop = CancellationToken::new();
     let opts = herd_dashboard::DashboardOptions {
         runs,
-        coordinator: Some(coordinator),
+        coordinator,
         token,
     };
     let s = stop.clone();

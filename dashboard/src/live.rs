@@ -117,6 +117,16 @@ impl SweepState {
         }
     }
 
+    /// The recorded result of task `key`, if it has one.
+    pub fn record(&self, key: &str) -> Option<&ResultRecord> {
+        self.index.get(key).map(|&i| &self.records[i])
+    }
+
+    /// Whether the first answer from the coordinator (or a failure to get one) is in.
+    pub fn settled(&self) -> bool {
+        self.status.is_some() || self.link != Link::Connecting
+    }
+
     /// The id of the newest event (0 before any).
     pub fn last_event_id(&self) -> u64 {
         self.next_id - 1

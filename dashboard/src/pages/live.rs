@@ -102,7 +102,7 @@ pub fn sweep_page(id: &str, st: &SweepState, derived: &Derived, runs_root: &Path
             h2 { "Just finished" }
             ol #feed {
                 @for key in &st.recent {
-                    @if let Some(r) = st.records.iter().rev().find(|r| &r.task_key == key) {
+                    @if let Some(r) = st.record(key) {
                         li data-task=(key) {
                             a href={ (b) "/tasks/" (url_segment(key)) } { (key) }
                             " · " (r.arm) " · " (r.status)

@@ -28,7 +28,7 @@ fn sweep(state: &Shared, id: &str) -> Result<Arc<LiveSweep>, DashboardError> {
 /// the sweep rather than "connecting".
 async fn settled(sweep: &LiveSweep) {
     for _ in 0..40 {
-        if sweep.state().status.is_some() || sweep.state().link != crate::live::Link::Connecting {
+        if sweep.state().settled() {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -96,7 +96,7 @@ pub async fn task(
                 st.last_event_id(),
             )));
         }
-        let record = st.records.iter().find(|r| r.task_key == key).cloned();
+        let record = st.record(&key).cloned();
         let out_dir = st
             .status
             .as_ref()
