@@ -253,6 +253,55 @@ pub async fn start_floor(
     Ok((t.elapsed(), ok))
 }
 
+/// The container-start floor with herd's own container spec: `n` sandboxes created,
+/// attached and started until their kernel answers, then removed, `concurrency` at once and
+/// unthrottled. What every task's sandbox costs the engine before its first cell; returns the
+/// elapsed time and how many started.
+pub async fn spec_floor(
+    cfg: &SandboxConfig,
+    n: usize,
+    concurrency: usize,
+) -> Result<(Duration, usize)> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use futures::StreamExt;
+
+    use crate::docker::{DockerShared, StartThrottle, create_and_start};
+
+    let docker = crate::image::connect().await?;
+    let image = cfg.image.clone().unwrap_or_else(crate::image::image_tag);
+    if !crate::image::image_exists(&docker, &image).await? {
+        return Err(crate::SandboxError::ImageMissing(image));
+    }
+    let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let shared = Arc::new(DockerShared {
+        docker,
+        image,
+        worker_id: format!("floor-{run_id}"),
+        cfg: cfg.clone(),
+        // Unused: `create_and_start` is called past the throttle.
+        throttle: StartThrottle::new(f64::INFINITY, concurrency),
+        live: Mutex::new(HashMap::new()),
+    });
+    let one = |_: usize| {
+        let shared = shared.clone();
+        async move {
+            let mut ready = create_and_start(&shared, None, false).await?;
+            ready.guard.remove().await;
+            Ok::<(), crate::SandboxError>(())
+        }
+    };
+    let t = Instant::now();
+    let ok = futures::stream::iter(0..n)
+        .map(one)
+        .buffer_unordered(concurrency.max(1))
+        .filter(|r| std::future::ready(r.is_ok()))
+        .count()
+        .await;
+    Ok((t.elapsed(), ok))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

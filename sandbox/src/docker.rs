@@ -239,7 +239,7 @@ pub(crate) async fn start_container(
     r
 }
 
-async fn create_and_start(
+pub(crate) async fn create_and_start(
     shared: &Arc<DockerShared>,
     task: Option<&TaskLabels>,
     network: bool,

@@ -15,7 +15,7 @@ mod provider;
 mod session;
 pub mod throttle;
 
-pub use bench::{bench_sandbox, start_floor};
+pub use bench::{bench_sandbox, spec_floor, start_floor};
 pub use docker::{
     LABEL_MANAGED, LABEL_POOL, LABEL_SWEEP, LABEL_TASK, LABEL_WORKER, TaskLabels, WORKSPACE,
     remove_orphans,
