@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/herd/target}"
 export HERD_CACHE_DIR="${HERD_CACHE_DIR:-$HOME/.cache/herd}"
 scripts/setup.sh
-cargo build -p herd --locked
+# The same build as scripts/test.sh, so running one after the other compiles nothing twice
+# (a `-p herd` build resolves features differently and recompiles polars and qdrant-edge).
+cargo build --workspace --all-targets --locked
 out="${1:-runs/quickstart}"
 resume=()
 [ -e "$out/state.redb" ] && resume=(--resume)

@@ -1,6 +1,7 @@
 //! Action-use measurements for one task: which calls were of generated vs user-defined
-//! actions, per-action call counts, and coverage (steps that used only actions that already
-//! existed and defined none).
+//! actions, which generated calls reused an action an earlier task wrote, per-action call
+//! counts, and coverage (steps that used only actions that already existed and defined
+//! none).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -11,6 +12,8 @@ use serde::{Deserialize, Serialize};
 pub struct StepUsage {
     /// Calls of generated actions that existed before the step.
     pub generated_calls: Vec<String>,
+    /// The part of `generated_calls` that an earlier task wrote (not this task's own).
+    pub reused_calls: Vec<String>,
     /// Calls of user-defined actions (tools shipped with herd).
     pub user_calls: Vec<String>,
     /// The step called at least one action, all of them pre-existing, and defined none.
@@ -25,6 +28,8 @@ pub struct UsageTotals {
     /// `(name, calls)`, sorted by name.
     pub actions_called: Vec<(String, u32)>,
     pub covered_steps: u32,
+    /// Calls of generated actions an earlier task wrote (part of `generated_calls`).
+    pub reused_calls: u32,
 }
 
 /// Classifies a task's calls step by step.
@@ -32,10 +37,12 @@ pub struct UsageTotals {
 /// Generated actions known at the start are the library's names visible to the task (e.g.
 /// from [`crate::ActionLibrary::list`] filtered by the task's start seq, or the names it
 /// retrieved). Functions defined by earlier steps of the same task count as existing for
-/// later steps.
+/// later steps, but calling them is not reuse.
 #[derive(Debug, Clone, Default)]
 pub struct UsageTracker {
     generated: HashSet<String>,
+    /// Functions this task defined (generated, but its own).
+    own: HashSet<String>,
     user: HashSet<String>,
     counts: BTreeMap<String, u32>,
     totals: UsageTotals,
@@ -70,6 +77,9 @@ impl UsageTracker {
                 usage.user_calls.push(name.clone());
             } else if self.generated.contains(name) {
                 usage.generated_calls.push(name.clone());
+                if !self.own.contains(name) {
+                    usage.reused_calls.push(name.clone());
+                }
             } else {
                 continue;
             }
@@ -80,11 +90,13 @@ impl UsageTracker {
         usage.covered = used_any && defined.is_empty() && !calls_new;
         self.totals.generated_calls += usage.generated_calls.len() as u32;
         self.totals.user_calls += usage.user_calls.len() as u32;
+        self.totals.reused_calls += usage.reused_calls.len() as u32;
         if usage.covered {
             self.totals.covered_steps += 1;
         }
         // Functions defined now exist for later steps.
         self.generated.extend(defined.iter().cloned());
+        self.own.extend(defined.iter().cloned());
         usage
     }
 
@@ -118,6 +130,7 @@ mod tests {
         // Uses an existing generated action and a tool; defines nothing: covered.
         let u = t.record_step(&s(&["print", "col_mean", "web_search"]), &[]);
         assert_eq!(u.generated_calls, s(&["col_mean"]));
+        assert_eq!(u.reused_calls, s(&["col_mean"]));
         assert_eq!(u.user_calls, s(&["web_search"]));
         assert!(u.covered);
         // Defines a new function: not covered, even though it also calls existing ones.
@@ -131,10 +144,15 @@ mod tests {
         let u = t.record_step(&s(&["helper"]), &[]);
         assert!(u.covered);
         assert_eq!(u.generated_calls, s(&["helper"]));
+        assert!(
+            u.reused_calls.is_empty(),
+            "the task's own helper is not reuse"
+        );
         let totals = t.totals();
         assert_eq!(totals.generated_calls, 3);
         assert_eq!(totals.user_calls, 1);
         assert_eq!(totals.covered_steps, 2);
+        assert_eq!(totals.reused_calls, 2);
         assert_eq!(
             totals.actions_called,
             vec![

@@ -1,14 +1,16 @@
 //! A sweep's progress: indicatif bars on a terminal, else a plain line every few seconds;
 //! and the closing summary, which counts each status apart under the report's names
-//! (scored, correct, budget, timeout, failed) with the paired differences between arms.
+//! (scored, correct, budget, timeout, failed) with the paired differences between arms
+//! and, for each backbone × arm that accumulates actions, how often its tasks called an
+//! action an earlier task stored.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use herd_proto::v1::{GroupStatus, SweepStatus};
-use herd_report::{PairKind, PairedRow};
+use herd_report::{ActionUse, PairKind, PairedRow, Report, ReuseRow};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Whether text written to a stream that `is_terminal` may carry ANSI colour: only on a
@@ -375,10 +377,53 @@ pub fn closing_line(st: &SweepStatus) -> String {
     s
 }
 
-/// The summary table printed at the end. `paired` holds the report's paired comparisons
-/// when the results could be read; without them, two arms on one benchmark × backbone get
-/// a pointer to the report.
-pub fn summary_table(st: &SweepStatus, paired: Option<&[PairedRow]>) -> String {
+/// What the closing summary takes from the report of a finished sweep's results.
+#[derive(Debug, Clone, Default)]
+pub struct SummaryExtras {
+    /// The report's paired comparisons.
+    pub paired: Vec<PairedRow>,
+    /// Action accumulation and reuse per backbone × arm (scored splits).
+    pub reuse: Vec<ReuseRow>,
+    /// The most-called actions per backbone × arm (every action call, reused or not).
+    pub top: Vec<ActionUse>,
+    /// Each backbone × arm's accumulation mode (`off`, `online`, `train-then-test`).
+    pub accumulation: BTreeMap<(String, String), String>,
+    /// Actions created by each backbone × arm's training phases (train-then-test arms).
+    pub training_created: BTreeMap<(String, String), u64>,
+}
+
+impl SummaryExtras {
+    pub fn from_report(report: Report) -> SummaryExtras {
+        let mut accumulation = BTreeMap::new();
+        for s in &report.header.scopes {
+            let mode: &mut String = accumulation
+                .entry((s.backbone.clone(), s.arm.clone()))
+                .or_default();
+            // Scopes of one arm on several benchmarks agree; an accumulating one wins.
+            if mode.is_empty() || mode == "off" {
+                *mode = s.accumulation.clone();
+            }
+        }
+        let mut training_created = BTreeMap::new();
+        for t in &report.training {
+            *training_created
+                .entry((t.accuracy.backbone.clone(), t.accuracy.arm.clone()))
+                .or_default() += t.actions_created;
+        }
+        SummaryExtras {
+            paired: report.paired,
+            reuse: report.reuse,
+            top: report.top_actions,
+            accumulation,
+            training_created,
+        }
+    }
+}
+
+/// The summary table printed at the end. `extras` holds what the report of the finished
+/// results adds when they could be read: the paired comparisons (without them, two arms on
+/// one benchmark × backbone get a pointer to the report) and the actions section.
+pub fn summary_table(st: &SweepStatus, extras: Option<&SummaryExtras>) -> String {
     let rows: Vec<(&GroupStatus, Counts)> =
         st.groups.iter().map(|g| (g, Counts::of_group(g))).collect();
     let show_no_gold = rows.iter().any(|(_, c)| c.no_gold > 0);
@@ -435,7 +480,10 @@ pub fn summary_table(st: &SweepStatus, paired: Option<&[PairedRow]>) -> String {
          errors after every attempt · acc/scored = correct / scored · acc/all = correct / done \
          (every unscored task counted wrong)\n",
     );
-    out.push_str(&paired_section(st, paired));
+    out.push_str(&paired_section(st, extras.map(|e| e.paired.as_slice())));
+    if let Some(extras) = extras {
+        out.push_str(&actions_section(extras));
+    }
     if rows.iter().any(|(g, _)| g.training) {
         out.push_str(
             "training phases (fill the library of train-then-test arms; not in the accuracy above; \
@@ -509,6 +557,63 @@ fn paired_section(st: &SweepStatus, paired: Option<&[PairedRow]>) -> String {
     out
 }
 
+/// One line per backbone × arm that accumulates actions: actions created, calls to actions
+/// an earlier task stored (in how many tasks), and the most-called action. Arms with
+/// accumulation off get no line.
+fn actions_section(extras: &SummaryExtras) -> String {
+    let mut out = String::new();
+    for r in &extras.reuse {
+        let key = (r.backbone.clone(), r.arm.clone());
+        let accumulates = match extras.accumulation.get(&key).map(String::as_str) {
+            Some("off") => false,
+            // The mode is unknown: judge by what the arm did.
+            None | Some("") => r.actions_created + r.actions_retrieved + r.reused_calls > 0,
+            Some(_) => true,
+        };
+        if !accumulates {
+            continue;
+        }
+        let mut line = format!(
+            "actions · {} · {}: {} created",
+            r.backbone, r.arm, r.actions_created
+        );
+        if let Some(&t) = extras.training_created.get(&key).filter(|&&t| t > 0) {
+            line.push_str(&format!(" (+{t} in training)"));
+        }
+        if r.actions_retrieved > 0 {
+            line.push_str(&format!(" · {} retrieved", r.actions_retrieved));
+        }
+        if r.reused_calls == 0 {
+            line.push_str(" · no task called a stored action");
+        } else {
+            let calls = if r.reused_calls == 1 { "call" } else { "calls" };
+            line.push_str(&format!(
+                " · {} {calls} to stored actions in {} of {} tasks",
+                r.reused_calls, r.tasks_reusing, r.tasks
+            ));
+            // The report counts every call of an action, not reused ones apart.
+            let top = extras
+                .top
+                .iter()
+                .filter(|a| a.backbone == r.backbone && a.arm == r.arm)
+                .max_by(|a, b| a.calls.cmp(&b.calls).then_with(|| b.action.cmp(&a.action)));
+            if let Some(a) = top {
+                line.push_str(&format!(" · most called: {} ×{}", a.action, a.calls));
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    if !out.is_empty() {
+        out.push_str(
+            "calls to stored actions: calls to actions an earlier task wrote and the library \
+             handed back, not to functions the task wrote itself · most called: counts every \
+             action call, the task's own functions and user tools included\n",
+        );
+    }
+    out
+}
+
 fn paired_cell(r: &PairedRow) -> String {
     // In points; `+ 0.0` turns a negative zero into "+0.0".
     let pts = |x: f64| x * 100.0 + 0.0;
@@ -539,14 +644,14 @@ fn paired_cell(r: &PairedRow) -> String {
     }
 }
 
-/// The report's paired comparisons of a finished run's results in `dir` (the same figures
-/// as its report.md); `None` when the results cannot be read here. Blocking.
-pub fn paired_from_results(dir: &Path) -> Option<Vec<PairedRow>> {
+/// What the report of a finished run's results in `dir` adds to the summary (the same
+/// figures as its report.md); `None` when the results cannot be read here. Blocking.
+pub fn extras_from_results(dir: &Path) -> Option<SummaryExtras> {
     if !dir.join("results.parquet").is_file() {
         return None;
     }
     match herd_report::build_report(dir, &herd_report::ReportOptions::default()) {
-        Ok(r) => Some(r.paired),
+        Ok(r) => Some(SummaryExtras::from_report(r)),
         Err(e) => {
             tracing::warn!(dir = %dir.display(), error = %e, "failed to read the results for the summary");
             None
@@ -554,20 +659,19 @@ pub fn paired_from_results(dir: &Path) -> Option<Vec<PairedRow>> {
     }
 }
 
-/// The summary of a sweep, with its paired differences when its finished results are
-/// readable from this machine.
+/// The summary of a sweep, with its paired differences and actions section when its
+/// finished results are readable from this machine (the report is built once).
 pub async fn closing_summary(st: &SweepStatus) -> String {
-    let paired = if st.state == "done" && !st.out_dir.is_empty() && !multi_arm_cells(st).is_empty()
-    {
+    let extras = if st.state == "done" && !st.out_dir.is_empty() {
         let dir = std::path::PathBuf::from(&st.out_dir);
-        tokio::task::spawn_blocking(move || paired_from_results(&dir))
+        tokio::task::spawn_blocking(move || extras_from_results(&dir))
             .await
             .ok()
             .flatten()
     } else {
         None
     };
-    summary_table(st, paired.as_deref())
+    summary_table(st, extras.as_ref())
 }
 
 #[cfg(test)]
@@ -759,7 +863,11 @@ mod tests {
             mcnemar_p: 0.5,
             resamples: 1000,
         };
-        let t = summary_table(&st, Some(&[paired]));
+        let extras = SummaryExtras {
+            paired: vec![paired],
+            ..Default::default()
+        };
+        let t = summary_table(&st, Some(&extras));
         assert!(
             t.contains(
                 "  herd-mini · fake: long − short: Δ +50.0 pts [+0.0, +100.0] · 4 pairs \
@@ -771,6 +879,149 @@ mod tests {
         let mut one = fixture();
         one.groups.truncate(1);
         assert!(!summary_table(&one, None).contains("paired"));
+    }
+
+    fn reuse(arm: &str, created: u64, retrieved: u64, reused: u64, reusing: u64) -> ReuseRow {
+        ReuseRow {
+            backbone: "fake".into(),
+            arm: arm.into(),
+            tasks: 4,
+            generated_calls: reused + 2,
+            actions_created: created,
+            actions_retrieved: retrieved,
+            reused_calls: reused,
+            tasks_reusing: reusing,
+            ..Default::default()
+        }
+    }
+
+    fn top(arm: &str, action: &str, calls: u64) -> ActionUse {
+        ActionUse {
+            backbone: "fake".into(),
+            arm: arm.into(),
+            action: action.into(),
+            calls,
+            tasks: 1,
+        }
+    }
+
+    fn modes(pairs: &[(&str, &str)]) -> BTreeMap<(String, String), String> {
+        pairs
+            .iter()
+            .map(|(arm, mode)| (("fake".to_string(), arm.to_string()), mode.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn accumulating_arms_get_an_actions_line_with_their_reuse() {
+        let st = fixture();
+        let extras = SummaryExtras {
+            reuse: vec![reuse("long", 2, 3, 3, 2), reuse("short", 0, 0, 0, 0)],
+            top: vec![
+                top("long", "count_words_in_file", 3),
+                top("long", "read_table", 1),
+                top("short", "web_search", 9),
+            ],
+            accumulation: modes(&[("long", "online"), ("short", "off")]),
+            ..Default::default()
+        };
+        let t = summary_table(&st, Some(&extras));
+        assert!(
+            t.contains(
+                "\nactions · fake · long: 2 created · 3 retrieved · 3 calls to stored actions in \
+                 2 of 4 tasks · most called: count_words_in_file ×3\n"
+            ),
+            "{t}"
+        );
+        assert!(t.contains("calls to stored actions: calls to actions an earlier task wrote"));
+        // Accumulation off: no line, even with calls of its own functions.
+        assert!(!t.contains("actions · fake · short"), "{t}");
+        // The section follows the table and the paired differences.
+        let table_end = t.find("budget: out of steps").expect("legend");
+        assert!(t.find("actions · fake · long").expect("line") > table_end);
+        // One call in one task.
+        let extras = SummaryExtras {
+            reuse: vec![reuse("long", 0, 1, 1, 1)],
+            accumulation: modes(&[("long", "online")]),
+            ..Default::default()
+        };
+        assert!(summary_table(&st, Some(&extras)).contains(
+            "actions · fake · long: 0 created · 1 retrieved · 1 call to stored actions in 1 \
+                 of 4 tasks\n"
+        ));
+    }
+
+    #[test]
+    fn an_accumulating_arm_without_reuse_says_so_plainly() {
+        let st = fixture();
+        let extras = SummaryExtras {
+            reuse: vec![reuse("long", 2, 0, 0, 0), reuse("short", 0, 0, 0, 0)],
+            top: vec![top("long", "helper", 5)],
+            accumulation: modes(&[("long", "online"), ("short", "train-then-test")]),
+            training_created: [(("fake".to_string(), "short".to_string()), 4)].into(),
+            ..Default::default()
+        };
+        let t = summary_table(&st, Some(&extras));
+        assert!(
+            t.contains("actions · fake · long: 2 created · no task called a stored action\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "actions · fake · short: 0 created (+4 in training) · no task called a stored \
+                 action\n"
+            ),
+            "{t}"
+        );
+        assert!(!t.contains("helper"), "{t}");
+        // Without a known mode, an arm that did nothing with actions gets no line; without
+        // the report, no section at all.
+        let extras = SummaryExtras {
+            reuse: vec![reuse("long", 0, 0, 0, 0), reuse("short", 1, 0, 0, 0)],
+            ..Default::default()
+        };
+        let t = summary_table(&st, Some(&extras));
+        assert!(!t.contains("actions · fake · long"), "{t}");
+        assert!(t.contains("actions · fake · short: 1 created"), "{t}");
+        assert!(!summary_table(&st, None).contains("actions ·"));
+    }
+
+    #[test]
+    fn extras_come_from_the_report() {
+        let mut report = Report::default();
+        report.header.scopes = vec![
+            herd_report::ArmScope {
+                benchmark: "a".into(),
+                backbone: "fake".into(),
+                arm: "long".into(),
+                accumulation: "off".into(),
+                ..Default::default()
+            },
+            herd_report::ArmScope {
+                benchmark: "b".into(),
+                backbone: "fake".into(),
+                arm: "long".into(),
+                accumulation: "online".into(),
+                ..Default::default()
+            },
+        ];
+        report.training = vec![herd_report::TrainingPhase {
+            accuracy: herd_report::AccuracyRow {
+                backbone: "fake".into(),
+                arm: "tt".into(),
+                ..Default::default()
+            },
+            actions_created: 3,
+            ..Default::default()
+        }];
+        report.reuse = vec![reuse("long", 1, 0, 0, 0)];
+        let extras = SummaryExtras::from_report(report);
+        assert_eq!(extras.accumulation, modes(&[("long", "online")]));
+        assert_eq!(
+            extras.training_created,
+            [(("fake".to_string(), "tt".to_string()), 3)].into()
+        );
+        assert_eq!(extras.reuse.len(), 1);
     }
 
     #[test]

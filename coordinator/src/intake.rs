@@ -82,6 +82,7 @@ pub fn result_record(i: IntakeInput<'_>) -> ResultRecord {
         actions_called: serde_json::to_string(&m.actions_called).unwrap_or_else(|_| "[]".into()),
         library_size: m.library_size,
         covered_steps: m.covered_steps,
+        reused_calls: m.reused_calls,
         sandbox_kind: o.sandbox.kind.clone(),
         sandbox_image: o.sandbox.image.clone(),
         model_identity: o.model_identity.clone(),

@@ -246,6 +246,11 @@ pub struct BackboneConfig {
     pub api_key_env: Option<String>,
     #[serde(default = "default_temperature")]
     pub temperature: f64,
+    /// Show the system prompt's worked example as an earlier exchange in the conversation
+    /// (an example task, the function-writing reply, its output, the submitting reply) before
+    /// the real task. Small local models follow a demonstrated turn where they ignore a rule.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub example_exchange: bool,
     #[serde(default)]
     pub top_p: Option<f64>,
     #[serde(default)]

@@ -55,7 +55,7 @@ pub struct TaskMetrics {
     pub retries_connection: u32,
     pub actions_created: u32,
     pub actions_retrieved: u32,
-    /// Calls of generated actions.
+    /// Calls of generated actions (the task's own functions and stored actions alike).
     pub generated_calls: u32,
     /// Calls of user-defined actions.
     pub user_calls: u32,
@@ -65,6 +65,10 @@ pub struct TaskMetrics {
     pub library_size: u64,
     /// Steps whose code called only actions that already existed (and built no new ones).
     pub covered_steps: u32,
+    /// The part of `generated_calls` that called an action an earlier task wrote (loaded
+    /// or retrieved from the library), not a function this task defined itself.
+    #[serde(default)]
+    pub reused_calls: u32,
 }
 
 /// A classified error.

@@ -75,6 +75,10 @@ pub struct ResultRecord {
     pub actions_called: String,
     pub library_size: u64,
     pub covered_steps: u32,
+    /// Calls of actions an earlier task wrote (part of `generated_calls`); 0 in results
+    /// written before it was recorded.
+    #[serde(default)]
+    pub reused_calls: u32,
     pub sandbox_kind: String,
     pub sandbox_image: String,
     pub model_identity: String,

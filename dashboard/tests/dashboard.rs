@@ -258,6 +258,9 @@ async fn run_page_shows_the_summary_and_links_tasks_and_downloads() {
         "Paired comparisons",
         "Cost, tokens, steps and time",
         "Failures by kind",
+        // Reuse of actions stored by earlier tasks, apart from the task's own functions.
+        "calls to stored actions",
+        "tasks reusing a stored action",
         "<svg",
         "href=\"/runs/sweep-a/tasks\"",
         "href=\"/runs/sweep-a/report.html\"",

@@ -86,6 +86,7 @@ pub fn synthetic_chunk(start: usize, len: usize, seed: u64) -> Vec<ResultRecord>
                 actions_called: format!("[[\"{a1}\",{user_calls}],[\"{a2}\",1]]"),
                 library_size: if ai == 0 { 0 } else { (item / 7) as u64 },
                 covered_steps: steps.min(gen_calls + user_calls),
+                reused_calls: gen_calls / 2,
                 sandbox_kind: "docker".to_string(),
                 model_identity: BACKBONES[bi].to_string(),
                 herd_version: herd_core::HERD_VERSION.to_string(),

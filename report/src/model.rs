@@ -295,7 +295,8 @@ pub struct GrowthSeries {
     pub points: Vec<(u64, u64)>,
 }
 
-/// Reuse of generated vs user-defined actions, and coverage of steps by actions.
+/// Reuse of generated vs user-defined actions, calls of actions stored by earlier tasks, and
+/// coverage of steps by actions.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct ReuseRow {
     pub backbone: String,
@@ -306,6 +307,11 @@ pub struct ReuseRow {
     /// generated / (generated + user) calls.
     pub generated_share: Option<f64>,
     pub tasks_calling_generated: u64,
+    /// Calls of actions an earlier task wrote and the library handed back (part of
+    /// `generated_calls`; a task calling its own functions is not counted).
+    pub reused_calls: u64,
+    /// Tasks with at least one reused call.
+    pub tasks_reusing: u64,
     pub actions_created: u64,
     pub actions_retrieved: u64,
     pub steps: u64,

@@ -48,6 +48,8 @@ pub fn build_report(input: &Path, opts: &ReportOptions) -> Result<Report> {
         .ok_or_else(|| ReportError::NonUtf8Path(results_path.clone()))?;
     let lf = LazyFrame::scan_parquet(PlPath::new(path_str), ScanArgsParquet::default())
         .ctx(format!("scanning `{path_str}`"))?;
+    // A file from before a late column reads it as zeros.
+    let lf = store::with_late_columns(lf)?;
     // Read the columns the report uses once; every section then queries memory.
     let frame = lf
         .select(REPORT_COLUMNS.iter().map(|c| col(*c)).collect::<Vec<_>>())
@@ -88,6 +90,7 @@ pub const REPORT_COLUMNS: &[&str] = &[
     "actions_called",
     "library_size",
     "covered_steps",
+    "reused_calls",
     "sandbox_kind",
     "sandbox_image",
     "model_identity",
@@ -103,7 +106,7 @@ pub fn report_from_frames(
     attempts: Option<&DataFrame>,
     opts: &ReportOptions,
 ) -> Result<Report> {
-    report_from_lazy(results.lazy(), attempts, opts)
+    report_from_lazy(store::with_late_columns(results.lazy())?, attempts, opts)
 }
 
 fn report_from_lazy(
@@ -516,6 +519,8 @@ fn reuse(lf: &LazyFrame) -> Result<Vec<ReuseRow>> {
         sum_u64("generated_calls"),
         sum_u64("user_calls"),
         count_if(col("generated_calls").gt(lit(0))).alias("tasks_calling_generated"),
+        sum_u64("reused_calls"),
+        count_if(col("reused_calls").gt(lit(0))).alias("tasks_reusing"),
         sum_u64("actions_created"),
         sum_u64("actions_retrieved"),
         sum_u64("steps"),
@@ -529,6 +534,7 @@ fn reuse(lf: &LazyFrame) -> Result<Vec<ReuseRow>> {
         c.u64s("user_calls")?,
         c.u64s("tasks_calling_generated")?,
     );
+    let (reused, reusing) = (c.u64s("reused_calls")?, c.u64s("tasks_reusing")?);
     let (created, retrieved) = (c.u64s("actions_created")?, c.u64s("actions_retrieved")?);
     let (steps, covered) = (c.u64s("steps")?, c.u64s("covered_steps")?);
     Ok((0..df.height())
@@ -540,6 +546,8 @@ fn reuse(lf: &LazyFrame) -> Result<Vec<ReuseRow>> {
                 generated_calls: gen_calls[i],
                 user_calls: user_calls[i],
                 tasks_calling_generated: tcg[i],
+                reused_calls: reused[i],
+                tasks_reusing: reusing[i],
                 actions_created: created[i],
                 actions_retrieved: retrieved[i],
                 steps: steps[i],
@@ -961,6 +969,9 @@ mod tests {
             ),
             (10, 10, 20, 10)
         );
+        assert_eq!((on.reused_calls, on.tasks_reusing), (4, 4));
+        let off_reuse = r.reuse.iter().find(|x| x.arm == "off").expect("off");
+        assert_eq!((off_reuse.reused_calls, off_reuse.tasks_reusing), (0, 0));
         assert!(close(on.generated_share.expect("share"), 0.5, 1e-12));
         assert!(close(on.coverage.expect("coverage"), 0.5, 1e-12));
         let growth = r

@@ -275,12 +275,15 @@ fn reuse_table(report: &Report) -> Table {
         title: "Action accumulation and reuse".to_string(),
         note: Some(
             "Generated share = calls to generated actions / all action calls; coverage = steps that \
-             called an action / steps."
+             called an action / steps. Calls to stored actions = calls to actions an earlier task \
+             wrote and the library handed back (a task calling functions it wrote itself is not \
+             counted); tasks reusing a stored action = tasks with at least one such call."
                 .to_string(),
         ),
         headers: vec![
             "backbone", "arm", "tasks", "final library size", "actions created", "actions retrieved",
-            "generated calls", "user calls", "generated share", "tasks calling generated", "coverage",
+            "generated calls", "user calls", "generated share", "tasks calling generated",
+            "calls to stored actions", "tasks reusing a stored action", "coverage",
         ],
         rows: report
             .reuse
@@ -298,6 +301,8 @@ fn reuse_table(report: &Report) -> Table {
                     r.user_calls.to_string(),
                     pct(r.generated_share),
                     r.tasks_calling_generated.to_string(),
+                    r.reused_calls.to_string(),
+                    r.tasks_reusing.to_string(),
                     pct(r.coverage),
                 ]
             })
@@ -672,6 +677,26 @@ mod tests {
             serde_json::from_str(&report.to_json().expect("json")).expect("parse");
         assert_eq!(json["accuracy"][0]["correct"], 2);
         assert_eq!(json["paired"][0]["counts"]["a_wrong_b_right"], 6);
+        // Reuse: calls to stored actions and the tasks making them, beside generated calls.
+        assert!(
+            md.contains("| generated calls | user calls | generated share | tasks calling generated | calls to stored actions | tasks reusing a stored action | coverage |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| m1 | on | 10 | 10 | 0 | 0 | 10 | 10 | 50.0% | 10 | 4 | 4 | 50.0% |"),
+            "{md}"
+        );
+        assert!(md.contains("earlier task"), "{md}");
+        let on = json["reuse"]
+            .as_array()
+            .expect("reuse")
+            .iter()
+            .find(|r| r["arm"] == "on")
+            .expect("on");
+        assert_eq!(
+            (on["reused_calls"].as_u64(), on["tasks_reusing"].as_u64()),
+            (Some(4), Some(4))
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Results files on disk: `results.parquet` (one row per task) and `attempts.parquet`
-//! written atomically, read back as frames or records, and the coordinator's gzipped
-//! per-task trajectories.
+//! written atomically, read back as frames or records (a count column added since a file
+//! was written reads as zeros), and the coordinator's gzipped per-task trajectories.
 
 use std::fs::{self, File};
 use std::io::BufReader;
@@ -76,6 +76,7 @@ pub fn results_frame(rows: &[ResultRecord]) -> Result<DataFrame> {
         column!(rows, "actions_called", |r| r.actions_called.as_str()),
         column!(rows, "library_size", |r| r.library_size),
         column!(rows, "covered_steps", |r| r.covered_steps),
+        column!(rows, "reused_calls", |r| r.reused_calls),
         column!(rows, "sandbox_kind", |r| r.sandbox_kind.as_str()),
         column!(rows, "sandbox_image", |r| r.sandbox_image.as_str()),
         column!(rows, "model_identity", |r| r.model_identity.as_str()),
@@ -157,6 +158,15 @@ impl Cols<'_> {
             .collect())
     }
 
+    /// Like [`Self::u32s`], but a missing column reads as zeros (a column added after some
+    /// results files were written).
+    pub fn u32s_or_zero(&self, name: &str) -> Result<Vec<u32>> {
+        if self.0.column(name).is_err() {
+            return Ok(vec![0; self.0.height()]);
+        }
+        self.u32s(name)
+    }
+
     pub fn u32s(&self, name: &str) -> Result<Vec<u32>> {
         let s = self.cast(name, &DataType::UInt32)?;
         let ca = s.u32().ctx(format!("reading column `{name}`"))?;
@@ -226,6 +236,7 @@ pub fn results_from_frame(df: &DataFrame) -> Result<Vec<ResultRecord>> {
     let mut actions_called = c.strs("actions_called")?.into_iter();
     let mut library_size = c.u64s("library_size")?.into_iter();
     let mut covered_steps = c.u32s("covered_steps")?.into_iter();
+    let mut reused_calls = c.u32s_or_zero("reused_calls")?.into_iter();
     let mut sandbox_kind = c.strs("sandbox_kind")?.into_iter();
     let mut sandbox_image = c.strs("sandbox_image")?.into_iter();
     let mut model_identity = c.strs("model_identity")?.into_iter();
@@ -279,6 +290,7 @@ pub fn results_from_frame(df: &DataFrame) -> Result<Vec<ResultRecord>> {
             actions_called: actions_called.next().unwrap_or_default(),
             library_size: library_size.next().unwrap_or_default(),
             covered_steps: covered_steps.next().unwrap_or_default(),
+            reused_calls: reused_calls.next().unwrap_or_default(),
             sandbox_kind: sandbox_kind.next().unwrap_or_default(),
             sandbox_image: sandbox_image.next().unwrap_or_default(),
             model_identity: model_identity.next().unwrap_or_default(),
@@ -386,6 +398,40 @@ pub fn resolve_input(input: &Path) -> Result<(PathBuf, PathBuf)> {
     Err(ReportError::NotFound(input.to_path_buf()))
 }
 
+/// Count columns of the results table added after results files were first written; a file
+/// without one reads it as zeros.
+pub const LATE_COUNT_COLUMNS: &[&str] = &["reused_calls"];
+
+/// `lf` with each [`LATE_COUNT_COLUMNS`] column it lacks added as zeros, so a results file
+/// written before the column existed reads like a current one.
+pub fn with_late_columns(mut lf: LazyFrame) -> Result<LazyFrame> {
+    let schema = lf
+        .collect_schema()
+        .ctx("reading the schema of the results")?;
+    let missing: Vec<Expr> = LATE_COUNT_COLUMNS
+        .iter()
+        .filter(|name| !schema.contains(name))
+        .map(|name| lit(0u32).alias(*name))
+        .collect();
+    Ok(if missing.is_empty() {
+        lf
+    } else {
+        lf.with_columns(missing)
+    })
+}
+
+/// Adds each [`LATE_COUNT_COLUMNS`] column `df` lacks, as zeros.
+fn add_late_columns(df: &mut DataFrame) -> Result<()> {
+    for name in LATE_COUNT_COLUMNS {
+        if df.column(name).is_err() {
+            let zeros = Column::new((*name).into(), vec![0u32; df.height()]);
+            df.with_column(zeros)
+                .ctx(format!("adding the missing column `{name}` as zeros"))?;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn read_parquet(path: &Path) -> Result<DataFrame> {
     let file = File::open(path).map_err(io_err("open", path))?;
     ParquetReader::new(file)
@@ -406,7 +452,8 @@ pub(crate) fn read_attempts(dir: &Path) -> Result<Option<DataFrame>> {
 /// Reads a run (a directory, or a results.parquet path) as frames.
 pub fn read_results(input: &Path) -> Result<RunFrames> {
     let (dir, results_path) = resolve_input(input)?;
-    let results = read_parquet(&results_path)?;
+    let mut results = read_parquet(&results_path)?;
+    add_late_columns(&mut results)?;
     let attempts = read_attempts(&dir)?;
     Ok(RunFrames {
         dir,
@@ -496,6 +543,7 @@ mod tests {
             actions_called: "[[\"web_search\",3]]".into(),
             library_size: 1234,
             covered_steps: 6,
+            reused_calls: 2,
             sandbox_kind: "docker".into(),
             sandbox_image: "herd/sandbox@sha256:ff".into(),
             model_identity: "openai:gpt-4o-2024-08-06".into(),
@@ -548,6 +596,37 @@ mod tests {
         let run = read_results(&dir.path().join(RESULTS_FILE)).expect("read file");
         assert_eq!(run.results.height(), 3);
         assert_eq!(run.attempts.map(|a| a.height()), Some(2));
+    }
+
+    #[test]
+    fn a_results_file_without_reused_calls_reads_it_as_zero() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rec = full_record(0);
+        assert_eq!(rec.reused_calls, 2);
+        // A file written before the column existed.
+        let mut frame = results_frame(std::slice::from_ref(&rec))
+            .expect("frame")
+            .drop("reused_calls")
+            .expect("drop");
+        write_parquet_atomic(&dir.path().join(RESULTS_FILE), &mut frame).expect("write");
+        let (read, _) = read_result_records(dir.path()).expect("read records");
+        assert_eq!(
+            read,
+            vec![ResultRecord {
+                reused_calls: 0,
+                ..rec
+            }]
+        );
+        let run = read_results(dir.path()).expect("read frames");
+        assert_eq!(
+            Cols(&run.results).u32s("reused_calls").expect("column"),
+            [0]
+        );
+        let report = crate::queries::build_report(dir.path(), &Default::default())
+            .expect("report of an old file");
+        assert_eq!(report.reuse[0].generated_calls, 3);
+        assert_eq!(report.reuse[0].reused_calls, 0);
+        assert_eq!(report.reuse[0].tasks_reusing, 0);
     }
 
     #[test]

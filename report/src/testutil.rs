@@ -24,6 +24,8 @@ pub fn row(arm: &str, item: u32, status: &str, correct: Option<bool>) -> ResultR
         generated_calls: if arm == "on" { 1 } else { 0 },
         user_calls: 1,
         covered_steps: 1,
+        // Arm `on`: items 1–4 call an action an earlier task stored.
+        reused_calls: if arm == "on" && item <= 4 { 1 } else { 0 },
         library_size: if arm == "on" { item as u64 } else { 0 },
         actions_called: if arm == "on" {
             "[[\"web_search\",2],[\"gen_sum\",1]]".to_string()

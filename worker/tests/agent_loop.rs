@@ -462,6 +462,8 @@ async fn functions_of_clean_cells_are_stored_and_retrieval_loads_sources() {
     assert_eq!(m.actions_retrieved, 1);
     assert_eq!(m.library_size, 17);
     assert_eq!(m.generated_calls, 1);
+    // circle_area came from the library (an earlier task wrote it): a reused call.
+    assert_eq!(m.reused_calls, 1);
     assert_eq!(m.actions_called, vec![("circle_area".to_string(), 1)]);
     assert_eq!(m.covered_steps, 1);
     assert_eq!(out.trajectory.retrieved, vec!["circle_area".to_string()]);
@@ -470,6 +472,45 @@ async fn functions_of_clean_cells_are_stored_and_retrieval_loads_sources() {
         out.trajectory.steps[0].host_calls[0].name,
         "get_relevant_tools"
     );
+}
+
+#[tokio::test]
+async fn calling_a_function_the_task_wrote_itself_is_not_reuse() {
+    // Step 1 defines `triple` and calls it in the same cell; step 2 calls it again.
+    let mut define_and_call = ok("21");
+    define_and_call.outcome.functions = vec![function("triple")];
+    define_and_call.outcome.called = vec!["triple".into(), "print".into()];
+    let mut call_again = ok("30");
+    call_again.outcome.called = vec!["triple".into()];
+    let model = ScriptedModel::new(vec![
+        step("define", "def triple...; print(triple(7))"),
+        step("again", "triple(10)"),
+        step("done", "submit_final_answer(30)"),
+    ]);
+    let session = ScriptedSession::new(vec![
+        ("def triple...; print(triple(7))", define_and_call),
+        ("triple(10)", call_again),
+        ("submit_final_answer(30)", submit("30")),
+    ]);
+    // Once stored, the library knows `triple` as generated (as the real store does); it is
+    // still this task's own function.
+    let actions = Arc::new(RecordingActions {
+        generated: vec!["triple".into()],
+        ..Default::default()
+    });
+    let mut d = deps(model, session);
+    d.actions = actions.clone();
+    let out = run_task(&spec(), d).await;
+    assert_eq!(out.end, EndReason::Submitted);
+    assert_eq!(
+        *actions.stored.lock(),
+        vec![(1, vec!["triple".to_string()])]
+    );
+    let m = &out.metrics;
+    assert_eq!(m.actions_created, 1);
+    assert_eq!(m.generated_calls, 2);
+    assert_eq!(m.reused_calls, 0);
+    assert_eq!(m.actions_called, vec![("triple".to_string(), 2)]);
 }
 
 #[tokio::test]

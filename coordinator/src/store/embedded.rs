@@ -571,6 +571,7 @@ fn bench_result(sweep: &str, task_key: &str, seq: u64) -> ResultRecord {
         actions_called: r#"[["web_search",3],["read_page",2]]"#.to_string(),
         library_size: 120 + seq,
         covered_steps: 3,
+        reused_calls: 2,
         sandbox_kind: "docker".to_string(),
         sandbox_image: "herd-sandbox:0.1.0".to_string(),
         model_identity: "sha256:0123456789abcdef".to_string(),

@@ -252,13 +252,17 @@ fn reuse_table(report: &Report) -> Markup {
     html! {
         p.note {
             "Generated share = calls to generated actions / all action calls; coverage = steps \
-             that called an action / steps. The growth curve is in the charts above."
+             that called an action / steps. Calls to stored actions = calls to actions an earlier \
+             task wrote and the library handed back (a task calling functions it wrote itself is \
+             not counted); tasks reusing a stored action = tasks with at least one such call. The \
+             growth curve is in the charts above."
         }
         table {
             tr {
                 th { "backbone" } th { "arm" } th.n { "tasks" } th.n { "final library size" }
                 th.n { "actions created" } th.n { "actions retrieved" } th.n { "generated calls" }
                 th.n { "user calls" } th.n { "generated share" } th.n { "tasks calling generated" }
+                th.n { "calls to stored actions" } th.n { "tasks reusing a stored action" }
                 th.n { "coverage" }
             }
             @for r in &report.reuse {
@@ -267,6 +271,7 @@ fn reuse_table(report: &Report) -> Markup {
                     td.n { (size(&r.backbone, &r.arm)) } td.n { (r.actions_created) }
                     td.n { (r.actions_retrieved) } td.n { (r.generated_calls) } td.n { (r.user_calls) }
                     td.n { (pct(r.generated_share)) } td.n { (r.tasks_calling_generated) }
+                    td.n { (r.reused_calls) } td.n { (r.tasks_reusing) }
                     td.n { (pct(r.coverage)) }
                 }
             }

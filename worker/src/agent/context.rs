@@ -40,17 +40,20 @@ pub fn shorten_observation(obs: &str) -> String {
 
 /// Builds the messages for the next call. `budget_tokens` is what the prompt may use;
 /// returns the messages and how many observations had to be shortened.
+/// `examples` go between the system prompt and the task (an example exchange, or nothing).
 pub(crate) fn build_messages(
     system: &str,
+    examples: &[Message],
     task: &str,
     turns: &[Turn],
     budget_tokens: u64,
 ) -> (Vec<Message>, usize) {
-    let mut msgs = Vec::with_capacity(2 + 2 * turns.len());
+    let mut msgs = Vec::with_capacity(2 + examples.len() + 2 * turns.len());
     msgs.push(Message {
         role: "system".into(),
         content: system.to_string(),
     });
+    msgs.extend_from_slice(examples);
     msgs.push(Message {
         role: "user".into(),
         content: task.to_string(),
@@ -71,7 +74,7 @@ pub(crate) fn build_messages(
         if estimate <= budget_tokens {
             break;
         }
-        let idx = 2 + 2 * i + 1;
+        let idx = 2 + examples.len() + 2 * i + 1;
         let before = msgs[idx].content.chars().count();
         let short = format!("Observation:\n{}", shorten_observation(&turn.observation));
         let after = short.chars().count();
@@ -98,11 +101,11 @@ mod tests {
     #[test]
     fn oldest_observations_are_shortened_first() {
         let turns: Vec<Turn> = (0..4).map(|i| turn(i, 3500)).collect();
-        let (full, n) = build_messages("sys", "task", &turns, 1_000_000);
+        let (full, n) = build_messages("sys", &[], "task", &turns, 1_000_000);
         assert_eq!(n, 0);
         let full_est = estimate_tokens(&full);
         // Room for roughly two full observations: the two oldest must go first.
-        let (msgs, n) = build_messages("sys", "task", &turns, full_est - 1500);
+        let (msgs, n) = build_messages("sys", &[], "task", &turns, full_est - 1500);
         assert_eq!(n, 2);
         assert!(msgs[3].content.contains("shortened to save context"));
         assert!(msgs[5].content.contains("shortened to save context"));
@@ -110,5 +113,41 @@ mod tests {
         assert!(!msgs[9].content.contains("shortened"));
         assert!(estimate_tokens(&msgs) <= full_est - 1500);
         assert!(msgs[3].content.starts_with("Observation:\nobs0:"));
+    }
+
+    #[test]
+    fn examples_sit_between_the_system_prompt_and_the_task_and_are_never_shortened() {
+        let ex = vec![
+            Message {
+                role: "user".into(),
+                content: "example task".into(),
+            },
+            Message {
+                role: "assistant".into(),
+                content: "x".repeat(4000),
+            },
+        ];
+        let turns: Vec<Turn> = (0..2).map(|i| turn(i, 3500)).collect();
+        let (full, _) = build_messages("sys", &ex, "task", &turns, 1_000_000);
+        let roles: Vec<&str> = full.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(
+            roles,
+            [
+                "system",
+                "user",
+                "assistant",
+                "user",
+                "assistant",
+                "user",
+                "assistant",
+                "user"
+            ]
+        );
+        assert_eq!(full[3].content, "task");
+        let (msgs, n) = build_messages("sys", &ex, "task", &turns, estimate_tokens(&full) - 500);
+        assert_eq!(n, 1);
+        assert_eq!(msgs[2].content, "x".repeat(4000));
+        assert!(msgs[5].content.contains("shortened to save context"));
+        assert!(!msgs[7].content.contains("shortened"));
     }
 }

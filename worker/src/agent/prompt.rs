@@ -2,6 +2,7 @@
 //! guidelines, notes, the real step limit) and the task prompt with attachment paths.
 
 use herd_core::task::TaskSpec;
+use herd_core::trajectory::Message;
 
 use super::actions::ActionView;
 
@@ -59,6 +60,38 @@ pub(crate) fn builtin_lines(retrieval_k: u32) -> Vec<String> {
     ]
 }
 
+/// The worked example: an unrelated task, a first reply that defines a generic, documented,
+/// typed function and calls it in the same cell, its output, and the reply that submits.
+/// Small models follow an example far more often than a rule; without one they write
+/// straight-line code and the online arms have nothing to store.
+const EXAMPLE_TASK: &str = "How many words are in /workspace/essay.txt?";
+const EXAMPLE_FIRST_REPLY: &str = r#"{"thought": "I write a reusable function that counts the words of any text file, then call it on this file.", "code": "def count_words_in_file(path: str) -> int:\n    \"\"\"Count the whitespace-separated words in a text file.\"\"\"\n    with open(path, encoding='utf-8') as f:\n        return len(f.read().split())\n\nn = count_words_in_file('/workspace/essay.txt')\nprint(n)"}"#;
+const EXAMPLE_OBSERVATION: &str = "512";
+const EXAMPLE_SECOND_REPLY: &str =
+    r#"{"thought": "The file has 512 words.", "code": "submit_final_answer(512)"}"#;
+
+/// The worked example as the system prompt shows it.
+fn worked_example() -> String {
+    format!(
+        "## Example\nFor the task \"{EXAMPLE_TASK}\", a good first reply is:\n{EXAMPLE_FIRST_REPLY}\nand once it printed `{EXAMPLE_OBSERVATION}`, the next reply is:\n{EXAMPLE_SECOND_REPLY}\nA later task that needs the same thing finds `count_words_in_file` under \"Functions you can call\" and calls it instead of writing it again.\n\n"
+    )
+}
+
+/// The worked example as an earlier exchange (backbone option `example_exchange`): the
+/// messages between the system prompt and the real task.
+pub(crate) fn example_exchange() -> Vec<Message> {
+    let m = |role: &str, content: String| Message {
+        role: role.into(),
+        content,
+    };
+    vec![
+        m("user", EXAMPLE_TASK.to_string()),
+        m("assistant", EXAMPLE_FIRST_REPLY.to_string()),
+        m("user", format!("Observation:\n{EXAMPLE_OBSERVATION}")),
+        m("assistant", EXAMPLE_SECOND_REPLY.to_string()),
+    ]
+}
+
 /// The system prompt.
 pub(crate) fn system_prompt(
     functions: &[String],
@@ -107,7 +140,9 @@ pub(crate) fn system_prompt(
     p.push_str("## Notes\n");
     p.push_str(&format!("- The task's files are in `{workspace}`.\n"));
     p.push_str("- Before submitting, check that the answer has the units, scale, rounding and format the task asks for.\n");
-    p.push_str("- Do not give up: when one approach fails, try another, and if certainty is impossible submit your best-supported answer.\n");
+    p.push_str("- Do not give up: when one approach fails, try another, and if certainty is impossible submit your best-supported answer.\n\n");
+    p.push_str(&worked_example());
+    p.push_str("Your task follows. Unless a listed function already does it, your first reply defines a generic function with type hints and a one-line docstring that computes what the task asks, and calls it, as in the example.\n");
     p
 }
 
@@ -138,6 +173,30 @@ mod tests {
             function_line("g", "a, b", None, None),
             "- g(a, b) -> Any: (no description)"
         );
+    }
+
+    #[test]
+    fn the_worked_example_replies_parse_and_define_a_documented_function() {
+        let first = super::super::parse::parse_reply(EXAMPLE_FIRST_REPLY).expect("first parses");
+        assert!(
+            first
+                .code
+                .starts_with("def count_words_in_file(path: str) -> int:\n    \"\"\"")
+        );
+        assert!(
+            first
+                .code
+                .contains("count_words_in_file('/workspace/essay.txt')")
+        );
+        let second = super::super::parse::parse_reply(EXAMPLE_SECOND_REPLY).expect("second parses");
+        assert_eq!(second.code, "submit_final_answer(512)");
+        let p = system_prompt(&[], 3, "/workspace", false);
+        assert!(p.contains(&worked_example()));
+        assert!(p.contains(EXAMPLE_FIRST_REPLY));
+        let ex = example_exchange();
+        let roles: Vec<&str> = ex.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(roles, ["user", "assistant", "user", "assistant"]);
+        assert_eq!(ex[1].content, EXAMPLE_FIRST_REPLY);
     }
 
     #[test]

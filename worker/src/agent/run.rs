@@ -21,7 +21,7 @@ use super::host::{AgentHost, RETRIEVE, SUBMIT};
 use super::observe::{cell_observation, truncate_middle};
 use super::parse::parse_reply;
 use super::prelude::{HOST_CALL_PRIMITIVE, prelude};
-use super::prompt::{action_line, builtin_lines, system_prompt, task_prompt};
+use super::prompt::{action_line, builtin_lines, example_exchange, system_prompt, task_prompt};
 use crate::steps::StepSink;
 use crate::tools::ToolBox;
 
@@ -440,6 +440,11 @@ impl<'a> Run<'a> {
         let obs_chars = spec.limits.observation_chars.max(200);
         let cell_timeout = Duration::from_secs(spec.limits.cell_timeout_secs.max(1));
         let budget = self.context_budget();
+        let examples = if spec.backbone.example_exchange {
+            example_exchange()
+        } else {
+            Vec::new()
+        };
 
         for step in 1..=max_steps {
             self.absorb_tool_llm_calls();
@@ -447,7 +452,8 @@ impl<'a> Run<'a> {
                 self.sync_retrieved(&host);
                 return reason;
             }
-            let (messages, shortened) = build_messages(&system, &task, &self.turns, budget);
+            let (messages, shortened) =
+                build_messages(&system, &examples, &task, &self.turns, budget);
             if shortened > 0 {
                 tracing::debug!(task = %spec.key, step, shortened, "observations shortened to fit the context window");
             }
@@ -676,7 +682,10 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Counts the actions a cell called; returns their names (once each, in order).
+    /// Counts the actions a cell called; returns their names (once each, in order). A call
+    /// of a generated action is also a reused call when this task did not define the name
+    /// (in this cell or an earlier one): the action came from the library, written by an
+    /// earlier task.
     fn count_calls(
         &mut self,
         outcome: &CellOutcome,
@@ -691,15 +700,15 @@ impl<'a> Run<'a> {
                 continue;
             }
             let user = self.tools.has(n);
-            let generated = !user
-                && (self.actions.is_generated(n)
-                    || self.generated_here.contains(n)
-                    || host.is_loaded(n)
-                    || defined.contains(n));
+            let own = self.generated_here.contains(n) || defined.contains(n);
+            let stored = self.actions.is_generated(n) || host.is_loaded(n);
             if user {
                 self.metrics.user_calls += 1;
-            } else if generated {
+            } else if own || stored {
                 self.metrics.generated_calls += 1;
+                if !own {
+                    self.metrics.reused_calls += 1;
+                }
             } else {
                 continue;
             }
