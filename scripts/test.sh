@@ -12,6 +12,8 @@ export CARGO_TERM_COLOR=never
 export HERD_DATASETS_DIR="${HERD_DATASETS_DIR:-$(cd .. && pwd)/shared/datasets}"
 
 scripts/setup.sh
+# The quickstart's backbone, for the test that runs the main job (tests/tests/quickstart.rs).
+scripts/fetch-models.sh qwen2.5-coder-1.5b
 # The deployments: the kustomize base renders and validates; compose and k8s agree.
 scripts/check-k8s.sh
 python3 scripts/check-deploy-parity.py

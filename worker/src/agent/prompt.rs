@@ -64,16 +64,16 @@ pub(crate) fn builtin_lines(retrieval_k: u32) -> Vec<String> {
 /// typed function and calls it in the same cell, its output, and the reply that submits.
 /// Small models follow an example far more often than a rule; without one they write
 /// straight-line code and the online arms have nothing to store.
-const EXAMPLE_TASK: &str = "How many words are in /workspace/essay.txt?";
-const EXAMPLE_FIRST_REPLY: &str = r#"{"thought": "I write a reusable function that counts the words of any text file, then call it on this file.", "code": "def count_words_in_file(path: str) -> int:\n    \"\"\"Count the whitespace-separated words in a text file.\"\"\"\n    with open(path, encoding='utf-8') as f:\n        return len(f.read().split())\n\nn = count_words_in_file('/workspace/essay.txt')\nprint(n)"}"#;
-const EXAMPLE_OBSERVATION: &str = "512";
+const EXAMPLE_TASK: &str = "What is the average of the `score` column in /workspace/results.csv?";
+const EXAMPLE_FIRST_REPLY: &str = r#"{"thought": "I write a reusable function that averages any numeric column of a CSV file, then call it on this file.", "code": "def csv_column_mean(path: str, column: str) -> float:\n    \"\"\"Return the mean of a numeric column of a CSV file.\"\"\"\n    import pandas as pd\n    return float(pd.read_csv(path)[column].mean())\n\nm = csv_column_mean('/workspace/results.csv', 'score')\nprint(m)"}"#;
+const EXAMPLE_OBSERVATION: &str = "71.5";
 const EXAMPLE_SECOND_REPLY: &str =
-    r#"{"thought": "The file has 512 words.", "code": "submit_final_answer(512)"}"#;
+    r#"{"thought": "The average score is 71.5.", "code": "submit_final_answer(71.5)"}"#;
 
 /// The worked example as the system prompt shows it.
 fn worked_example() -> String {
     format!(
-        "## Example\nFor the task \"{EXAMPLE_TASK}\", a good first reply is:\n{EXAMPLE_FIRST_REPLY}\nand once it printed `{EXAMPLE_OBSERVATION}`, the next reply is:\n{EXAMPLE_SECOND_REPLY}\nA later task that needs the same thing finds `count_words_in_file` under \"Functions you can call\" and calls it instead of writing it again.\n\n"
+        "## Example\nFor the task \"{EXAMPLE_TASK}\", a good first reply is:\n{EXAMPLE_FIRST_REPLY}\nand once it printed `{EXAMPLE_OBSERVATION}`, the next reply is:\n{EXAMPLE_SECOND_REPLY}\nA later task that needs the same thing finds `csv_column_mean` under \"Functions you can call\" and calls it instead of writing it again.\n\n"
     )
 }
 
@@ -181,15 +181,15 @@ mod tests {
         assert!(
             first
                 .code
-                .starts_with("def count_words_in_file(path: str) -> int:\n    \"\"\"")
+                .starts_with("def csv_column_mean(path: str, column: str) -> float:\n    \"\"\"")
         );
         assert!(
             first
                 .code
-                .contains("count_words_in_file('/workspace/essay.txt')")
+                .contains("csv_column_mean('/workspace/results.csv', 'score')")
         );
         let second = super::super::parse::parse_reply(EXAMPLE_SECOND_REPLY).expect("second parses");
-        assert_eq!(second.code, "submit_final_answer(512)");
+        assert_eq!(second.code, "submit_final_answer(71.5)");
         let p = system_prompt(&[], 3, "/workspace", false);
         assert!(p.contains(&worked_example()));
         assert!(p.contains(EXAMPLE_FIRST_REPLY));
