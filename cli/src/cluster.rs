@@ -12,8 +12,9 @@ use herd_proto::v1::{CancelSweepRequest, GetSweepRequest, SubmitSweepRequest, Wa
 use herd_worker::runtime::{TaskRunner, WorkerSettings, run_worker};
 
 use crate::local::{Coordinator, CoordinatorParts, open_action_host, worker_id};
-use crate::progress::{Progress, closing_summary};
+use crate::progress::Progress;
 use crate::signals::Shutdown;
+use crate::summary::closing_summary;
 use crate::token_from_env;
 
 #[derive(Args, Debug)]

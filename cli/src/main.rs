@@ -12,6 +12,7 @@ mod progress;
 mod run;
 mod score;
 mod signals;
+mod summary;
 mod tools;
 mod web;
 

@@ -15,8 +15,9 @@ use herd_worker::runtime::{TaskRunner, WorkerSettings, run_worker};
 use tokio_util::sync::CancellationToken;
 
 use crate::local::{Coordinator, CoordinatorParts, open_action_host, worker_id};
-use crate::progress::{Progress, closing_summary};
+use crate::progress::Progress;
 use crate::signals::Shutdown;
+use crate::summary::closing_summary;
 
 #[derive(Args, Debug)]
 pub struct RunArgs {

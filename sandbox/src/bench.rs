@@ -184,11 +184,7 @@ pub async fn start_floor(
     };
     use futures::StreamExt;
 
-    let docker = crate::image::connect().await?;
-    let image = cfg.image.clone().unwrap_or_else(crate::image::image_tag);
-    if !crate::image::image_exists(&docker, &image).await? {
-        return Err(crate::SandboxError::ImageMissing(image));
-    }
+    let (docker, image) = engine_with_image(cfg).await?;
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let one = |i: usize| {
         let docker = docker.clone();
@@ -243,14 +239,7 @@ pub async fn start_floor(
             started.and(removed)
         }
     };
-    let t = Instant::now();
-    let ok = futures::stream::iter(0..n)
-        .map(one)
-        .buffer_unordered(concurrency.max(1))
-        .filter(|r| std::future::ready(r.is_ok()))
-        .count()
-        .await;
-    Ok((t.elapsed(), ok))
+    Ok(burst(n, concurrency, one).await)
 }
 
 /// The container-start floor with herd's own container spec: `n` sandboxes created,
@@ -265,15 +254,9 @@ pub async fn spec_floor(
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
 
-    use futures::StreamExt;
-
     use crate::docker::{DockerShared, StartThrottle, create_and_start};
 
-    let docker = crate::image::connect().await?;
-    let image = cfg.image.clone().unwrap_or_else(crate::image::image_tag);
-    if !crate::image::image_exists(&docker, &image).await? {
-        return Err(crate::SandboxError::ImageMissing(image));
-    }
+    let (docker, image) = engine_with_image(cfg).await?;
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let shared = Arc::new(DockerShared {
         docker,
@@ -292,6 +275,26 @@ pub async fn spec_floor(
             Ok::<(), crate::SandboxError>(())
         }
     };
+    Ok(burst(n, concurrency, one).await)
+}
+
+/// The engine and the sandbox image it must already hold.
+async fn engine_with_image(cfg: &SandboxConfig) -> Result<(bollard::Docker, String)> {
+    let docker = crate::image::connect().await?;
+    let image = cfg.image.clone().unwrap_or_else(crate::image::image_tag);
+    if !crate::image::image_exists(&docker, &image).await? {
+        return Err(crate::SandboxError::ImageMissing(image));
+    }
+    Ok((docker, image))
+}
+
+/// Runs `one(0..n)`, `concurrency` at once; the elapsed time and how many succeeded.
+async fn burst<F, Fut>(n: usize, concurrency: usize, one: F) -> (Duration, usize)
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    use futures::StreamExt;
     let t = Instant::now();
     let ok = futures::stream::iter(0..n)
         .map(one)
@@ -299,7 +302,7 @@ pub async fn spec_floor(
         .filter(|r| std::future::ready(r.is_ok()))
         .count()
         .await;
-    Ok((t.elapsed(), ok))
+    (t.elapsed(), ok)
 }
 
 #[cfg(test)]
