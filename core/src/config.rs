@@ -246,9 +246,11 @@ pub struct BackboneConfig {
     pub api_key_env: Option<String>,
     #[serde(default = "default_temperature")]
     pub temperature: f64,
-    /// Show the system prompt's worked example as an earlier exchange in the conversation
-    /// (an example task, the function-writing reply, its output, the submitting reply) before
-    /// the real task. Small local models follow a demonstrated turn where they ignore a rule.
+    /// Show worked examples as earlier exchanges in the conversation before the real task:
+    /// one task that writes a documented function and submits, then a later task whose
+    /// message lists that function and which calls it. The real task's message then also
+    /// lists the functions earlier tasks wrote. Small local models follow a demonstrated turn
+    /// where they ignore a rule.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub example_exchange: bool,
     #[serde(default)]

@@ -556,6 +556,65 @@ async fn prompt_actions_are_listed_and_loaded_by_the_prelude() {
 }
 
 #[tokio::test]
+async fn with_the_example_exchange_the_task_message_lists_the_loaded_actions() {
+    let double = ActionView {
+        name: "double".into(),
+        signature: "(x: int)".into(),
+        returns: Some("int".into()),
+        docstring: Some("Double x.".into()),
+        source_to_load: "def double(x: int) -> int:\n    return 2 * x\n".into(),
+    };
+    let run = |exchange: bool| {
+        let double = double.clone();
+        async move {
+            let model = ScriptedModel::new(vec![step("done", "submit_final_answer(1)")]);
+            let session = ScriptedSession::new(vec![("submit_final_answer(1)", submit("1"))]);
+            let mut s = spec();
+            s.arm.prompt_actions = 5;
+            s.backbone.example_exchange = exchange;
+            let mut d = deps(model.clone(), session);
+            d.actions = Arc::new(RecordingActions {
+                views: vec![double],
+                ..Default::default()
+            });
+            let out = run_task(&s, d).await;
+            let messages = model.requests.lock()[0].messages.clone();
+            (out, messages)
+        }
+    };
+    let (out, messages) = run(true).await;
+    let roles: Vec<&str> = messages.iter().map(|m| m.role.as_str()).collect();
+    // System, two example tasks of four messages each, then the task.
+    assert_eq!(roles.len(), 10, "{roles:?}");
+    assert_eq!(roles[0], "system");
+    let task = &messages[9].content;
+    assert_eq!(task, &out.trajectory.task_prompt);
+    assert!(
+        task.ends_with("already loaded (call one if it does what you need):\n- double(x: int) -> int: Double x."),
+        "{task}"
+    );
+    // The reuse example lists a function in the same form and calls it without defining it.
+    assert!(
+        messages[5]
+            .content
+            .contains("- csv_column_mean(path: str, column: str) -> float:")
+    );
+    assert!(
+        messages[6].content.contains("csv_column_mean(") && !messages[6].content.contains("def ")
+    );
+
+    // Without the exchange the task message is the task alone; the system prompt lists it.
+    let (out, messages) = run(false).await;
+    assert_eq!(messages.len(), 2);
+    assert!(!messages[1].content.contains("double"));
+    assert!(
+        out.trajectory
+            .system_prompt
+            .contains("- double(x: int) -> int: Double x.")
+    );
+}
+
+#[tokio::test]
 async fn attachments_are_named_with_their_workspace_path() {
     let mut s = spec();
     s.attachments = vec![herd_core::task::AttachmentRef {

@@ -70,6 +70,21 @@ const EXAMPLE_OBSERVATION: &str = "71.5";
 const EXAMPLE_SECOND_REPLY: &str =
     r#"{"thought": "The average score is 71.5.", "code": "submit_final_answer(71.5)"}"#;
 
+/// The second example, shown only as an earlier exchange: a later task that finds the first
+/// example's function among those earlier tasks wrote, and calls it instead of rewriting it.
+/// Without it a small model rewrites a listed function rather than call it.
+const EXAMPLE_REUSE_TASK: &str =
+    "What is the average of the `price` column in /workspace/items.csv?";
+const EXAMPLE_REUSE_LOADED: &str = "- csv_column_mean(path: str, column: str) -> float: Return the mean of a numeric column of a CSV file.";
+const EXAMPLE_REUSE_REPLY: &str = r#"{"thought": "csv_column_mean, written by an earlier task and already loaded, does exactly this, so I call it instead of writing it again.", "code": "m = csv_column_mean('/workspace/items.csv', 'price')\nprint(m)"}"#;
+const EXAMPLE_REUSE_OBSERVATION: &str = "12.25";
+const EXAMPLE_REUSE_SECOND_REPLY: &str =
+    r#"{"thought": "The average price is 12.25.", "code": "submit_final_answer(12.25)"}"#;
+
+/// The heading over the functions earlier tasks wrote, in a task message.
+const LOADED_HEADING: &str =
+    "Functions earlier tasks wrote, already loaded (call one if it does what you need):";
+
 /// The worked example as the system prompt shows it.
 fn worked_example() -> String {
     format!(
@@ -77,8 +92,9 @@ fn worked_example() -> String {
     )
 }
 
-/// The worked example as an earlier exchange (backbone option `example_exchange`): the
-/// messages between the system prompt and the real task.
+/// The worked examples as earlier exchanges (backbone option `example_exchange`): the
+/// messages between the system prompt and the real task. The first writes a function; the
+/// second is a later task whose message lists that function, and calls it.
 pub(crate) fn example_exchange() -> Vec<Message> {
     let m = |role: &str, content: String| Message {
         role: role.into(),
@@ -89,7 +105,32 @@ pub(crate) fn example_exchange() -> Vec<Message> {
         m("assistant", EXAMPLE_FIRST_REPLY.to_string()),
         m("user", format!("Observation:\n{EXAMPLE_OBSERVATION}")),
         m("assistant", EXAMPLE_SECOND_REPLY.to_string()),
+        m(
+            "user",
+            with_loaded(
+                EXAMPLE_REUSE_TASK.to_string(),
+                &[EXAMPLE_REUSE_LOADED.to_string()],
+            ),
+        ),
+        m("assistant", EXAMPLE_REUSE_REPLY.to_string()),
+        m("user", format!("Observation:\n{EXAMPLE_REUSE_OBSERVATION}")),
+        m("assistant", EXAMPLE_REUSE_SECOND_REPLY.to_string()),
     ]
+}
+
+/// A task message followed by the functions earlier tasks wrote that were loaded for it
+/// (nothing is added when there are none).
+pub(crate) fn with_loaded(mut task: String, loaded: &[String]) -> String {
+    if loaded.is_empty() {
+        return task;
+    }
+    task.push_str("\n\n");
+    task.push_str(LOADED_HEADING);
+    for line in loaded {
+        task.push('\n');
+        task.push_str(line);
+    }
+    task
 }
 
 /// The system prompt.
@@ -195,8 +236,60 @@ mod tests {
         assert!(p.contains(EXAMPLE_FIRST_REPLY));
         let ex = example_exchange();
         let roles: Vec<&str> = ex.iter().map(|m| m.role.as_str()).collect();
-        assert_eq!(roles, ["user", "assistant", "user", "assistant"]);
+        assert_eq!(
+            roles,
+            [
+                "user",
+                "assistant",
+                "user",
+                "assistant",
+                "user",
+                "assistant",
+                "user",
+                "assistant"
+            ]
+        );
         assert_eq!(ex[1].content, EXAMPLE_FIRST_REPLY);
+    }
+
+    #[test]
+    fn the_reuse_example_lists_the_first_function_and_calls_it_without_redefining_it() {
+        let first = super::super::parse::parse_reply(EXAMPLE_FIRST_REPLY).expect("first parses");
+        let listed = function_line(
+            "csv_column_mean",
+            "(path: str, column: str)",
+            Some("float"),
+            Some("Return the mean of a numeric column of a CSV file."),
+        );
+        assert_eq!(listed, EXAMPLE_REUSE_LOADED);
+        assert!(
+            first
+                .code
+                .contains("Return the mean of a numeric column of a CSV file.")
+        );
+        let ex = example_exchange();
+        assert_eq!(
+            ex[4].content,
+            format!("{EXAMPLE_REUSE_TASK}\n\n{LOADED_HEADING}\n{EXAMPLE_REUSE_LOADED}")
+        );
+        let reuse = super::super::parse::parse_reply(EXAMPLE_REUSE_REPLY).expect("reuse parses");
+        assert!(!reuse.code.contains("def "));
+        assert!(
+            reuse
+                .code
+                .starts_with("m = csv_column_mean('/workspace/items.csv', 'price')")
+        );
+        let last = super::super::parse::parse_reply(EXAMPLE_REUSE_SECOND_REPLY).expect("parses");
+        assert_eq!(last.code, "submit_final_answer(12.25)");
+    }
+
+    #[test]
+    fn with_loaded_adds_nothing_without_functions() {
+        assert_eq!(with_loaded("task".into(), &[]), "task");
+        assert_eq!(
+            with_loaded("task".into(), &["- f() -> int: One.".into()]),
+            format!("task\n\n{LOADED_HEADING}\n- f() -> int: One.")
+        );
     }
 
     #[test]

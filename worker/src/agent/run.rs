@@ -21,7 +21,9 @@ use super::host::{AgentHost, RETRIEVE, SUBMIT};
 use super::observe::{cell_observation, truncate_middle};
 use super::parse::parse_reply;
 use super::prelude::{HOST_CALL_PRIMITIVE, prelude};
-use super::prompt::{action_line, builtin_lines, example_exchange, system_prompt, task_prompt};
+use super::prompt::{
+    action_line, builtin_lines, example_exchange, system_prompt, task_prompt, with_loaded,
+};
 use crate::steps::StepSink;
 use crate::tools::ToolBox;
 
@@ -393,6 +395,7 @@ impl<'a> Run<'a> {
 
         let mut lines = builtin_lines(spec.arm.retrieval_k);
         lines.extend(tools.prompt_lines());
+        let mut loaded = Vec::new();
         if spec.arm.prompt_actions > 0 && spec.actions.read {
             match actions
                 .retrieve(&spec.prompt, spec.arm.prompt_actions as usize)
@@ -401,8 +404,9 @@ impl<'a> Run<'a> {
                 Ok(views) => {
                     let listed = host.preload(&views);
                     for v in views.iter().filter(|v| listed.contains(&v.name)) {
-                        lines.push(action_line(v));
+                        loaded.push(action_line(v));
                     }
+                    lines.extend(loaded.iter().cloned());
                 }
                 Err(e) => self
                     .trajectory
@@ -413,6 +417,13 @@ impl<'a> Run<'a> {
         let max_steps = self.max_steps();
         let system = system_prompt(&lines, max_steps, &self.workspace, spec.arm.network);
         let task = task_prompt(spec, &self.workspace);
+        // With the example exchange, the task message also names the functions earlier tasks
+        // wrote, in the form the reuse example shows.
+        let task = if spec.backbone.example_exchange {
+            with_loaded(task, &loaded)
+        } else {
+            task
+        };
         self.trajectory.system_prompt = system.clone();
         self.trajectory.task_prompt = task.clone();
         if let Some(live) = &self.live {
