@@ -16,7 +16,7 @@ use crate::{BUILD_SCRIPT, KERNEL_SOURCE};
 
 /// Bump when the way the image is assembled here changes (not the script or the kernel:
 /// those are hashed themselves).
-pub const RECIPE_VERSION: &str = "herd-sandbox-recipe-v1";
+pub const RECIPE_VERSION: &str = "herd-sandbox-recipe-v2";
 /// Repository part of the image tag.
 pub const IMAGE_REPO: &str = "herd-sandbox";
 /// Where the kernel lives inside the image.
@@ -225,7 +225,7 @@ async fn import(docker: &Docker, tar: &Path, tag: &str) -> Result<()> {
         tag: Some(version.into()),
         message: Some(format!("herd sandbox ({RECIPE_VERSION})")),
         changes: vec![
-            format!("CMD [\"python3\", \"-u\", \"{KERNEL_PATH_IN_IMAGE}\"]"),
+            format!("CMD [\"python3\", \"-S\", \"-u\", \"{KERNEL_PATH_IN_IMAGE}\"]"),
             "ENV PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 PYTHONUNBUFFERED=1 MPLBACKEND=Agg HOME=/workspace".into(),
             "WORKDIR /workspace".into(),
             "USER 1000:1000".into(),

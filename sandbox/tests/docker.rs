@@ -254,6 +254,14 @@ async fn host_calls_and_files_round_trip() {
     )
     .await;
     assert_eq!(out.result.as_deref(), Some("1"));
+    // The kernel starts without `site` (a cheaper start) yet finds the image's packages,
+    // namespace packages included.
+    let out = run_ok(
+        &mut s,
+        "import sys, matplotlib, mpl_toolkits.mplot3d, scipy, bs4\nsys.flags.no_site",
+    )
+    .await;
+    assert_eq!(out.result.as_deref(), Some("1"));
     s.close().await;
     p.shutdown().await;
 }
