@@ -236,19 +236,7 @@ mod tests {
         assert!(p.contains(EXAMPLE_FIRST_REPLY));
         let ex = example_exchange();
         let roles: Vec<&str> = ex.iter().map(|m| m.role.as_str()).collect();
-        assert_eq!(
-            roles,
-            [
-                "user",
-                "assistant",
-                "user",
-                "assistant",
-                "user",
-                "assistant",
-                "user",
-                "assistant"
-            ]
-        );
+        assert_eq!(roles, ["user", "assistant"].repeat(4));
         assert_eq!(ex[1].content, EXAMPLE_FIRST_REPLY);
     }
 
