@@ -38,6 +38,11 @@ pub fn shorten_observation(obs: &str) -> String {
     )
 }
 
+/// The user message that shows the model what a cell did.
+pub(crate) fn observation_message(observation: &str) -> String {
+    format!("Observation:\n{observation}")
+}
+
 /// Builds the messages for the next call. `budget_tokens` is what the prompt may use;
 /// returns the messages and how many observations had to be shortened.
 /// `examples` go between the system prompt and the task (an example exchange, or nothing).
@@ -65,7 +70,7 @@ pub(crate) fn build_messages(
         });
         msgs.push(Message {
             role: "user".into(),
-            content: format!("Observation:\n{}", t.observation),
+            content: observation_message(&t.observation),
         });
     }
     let mut shortened = 0;
@@ -76,7 +81,7 @@ pub(crate) fn build_messages(
         }
         let idx = 2 + examples.len() + 2 * i + 1;
         let before = msgs[idx].content.chars().count();
-        let short = format!("Observation:\n{}", shorten_observation(&turn.observation));
+        let short = observation_message(&shorten_observation(&turn.observation));
         let after = short.chars().count();
         if after < before {
             msgs[idx].content = short;

@@ -5,6 +5,7 @@ use herd_core::task::TaskSpec;
 use herd_core::trajectory::Message;
 
 use super::actions::ActionView;
+use super::context::observation_message;
 
 /// One `- name(args) -> type: description` line.
 pub(crate) fn function_line(
@@ -103,7 +104,7 @@ pub(crate) fn example_exchange() -> Vec<Message> {
     vec![
         m("user", EXAMPLE_TASK.to_string()),
         m("assistant", EXAMPLE_FIRST_REPLY.to_string()),
-        m("user", format!("Observation:\n{EXAMPLE_OBSERVATION}")),
+        m("user", observation_message(EXAMPLE_OBSERVATION)),
         m("assistant", EXAMPLE_SECOND_REPLY.to_string()),
         m(
             "user",
@@ -113,7 +114,7 @@ pub(crate) fn example_exchange() -> Vec<Message> {
             ),
         ),
         m("assistant", EXAMPLE_REUSE_REPLY.to_string()),
-        m("user", format!("Observation:\n{EXAMPLE_REUSE_OBSERVATION}")),
+        m("user", observation_message(EXAMPLE_REUSE_OBSERVATION)),
         m("assistant", EXAMPLE_REUSE_SECOND_REPLY.to_string()),
     ]
 }

@@ -419,10 +419,10 @@ impl<'a> Run<'a> {
         let task = task_prompt(spec, &self.workspace);
         // With the example exchange, the task message also names the functions earlier tasks
         // wrote, in the form the reuse example shows.
-        let task = if spec.backbone.example_exchange {
-            with_loaded(task, &loaded)
+        let (task, examples) = if spec.backbone.example_exchange {
+            (with_loaded(task, &loaded), example_exchange())
         } else {
-            task
+            (task, Vec::new())
         };
         self.trajectory.system_prompt = system.clone();
         self.trajectory.task_prompt = task.clone();
@@ -451,11 +451,6 @@ impl<'a> Run<'a> {
         let obs_chars = spec.limits.observation_chars.max(200);
         let cell_timeout = Duration::from_secs(spec.limits.cell_timeout_secs.max(1));
         let budget = self.context_budget();
-        let examples = if spec.backbone.example_exchange {
-            example_exchange()
-        } else {
-            Vec::new()
-        };
 
         for step in 1..=max_steps {
             self.absorb_tool_llm_calls();
